@@ -1,0 +1,88 @@
+"""Settings, read from the environment (``IOC_*``) with working local defaults.
+
+Build :class:`Settings` once in an entry point and pass it down; nothing reads the
+environment anywhere else, so tests can hand in whatever they need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+
+
+def parse_mqtt_url(url: str) -> MqttEndpoint:
+    """``mqtt://[user:pass@]host:port`` → its parts (port 1883 when absent)."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or not parts.hostname:
+        raise ValueError(f"MQTT URL must look like mqtt://[user:pass@]host:port, got {url!r}")
+    return MqttEndpoint(
+        host=parts.hostname,
+        port=parts.port or 1883,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IOC_", extra="ignore")
+
+    # The run contract (ARCHITECTURE.md).
+    database_url: str = "postgresql://postgres@127.0.0.1:5433/ioc"
+    mqtt_url: str = "mqtt://127.0.0.1:1884"
+    api_url: str = "http://127.0.0.1:8000"
+    bootstrap_admin_key: SecretStr | None = None
+    goc_url: str | None = None
+    goc_secret: SecretStr | None = None
+
+    log_level: str = "INFO"
+
+    # Ingest.
+    ingest_group: str = Field(default="ingest", description="shared-subscription group")
+    ingest_client_id: str | None = Field(
+        default=None, description="MQTT client id; stable per replica so its session persists"
+    )
+    ingest_batch_messages: int = Field(default=2000, ge=1)
+    ingest_batch_wait_ms: int = Field(default=200, ge=1)
+    ingest_receive_maximum: int = Field(
+        default=4000,
+        ge=1,
+        le=65535,
+        description="unacknowledged messages the broker may send at once: bounds ingest memory",
+    )
+    ingest_metrics_port: int = Field(default=9101, ge=0, le=65535)
+    ingest_session_expiry_s: int = Field(default=7 * 24 * 3600, ge=0)
+    ingest_max_future_s: int = Field(default=300, ge=0)
+    ingest_max_age_days: int = Field(default=30, ge=1)
+
+    # Storage.
+    retention_raw_days: int = Field(default=30, ge=1)
+    retention_1m_days: int = Field(default=400, ge=1)
+    retention_1h_days: int = Field(default=3650, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("IOC_DATABASE_URL must be a postgresql:// URL")
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        parse_mqtt_url(value)
+        return value
+
+    @property
+    def mqtt(self) -> MqttEndpoint:
+        return parse_mqtt_url(self.mqtt_url)

@@ -1,0 +1,62 @@
+"""The device registry: who may send telemetry, in which domain, and whether it is online."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from ioc.storage.db import Connection
+from ioc.telemetry.decoder import DeviceRecord, StatusUpdate
+
+
+@dataclass(frozen=True, slots=True)
+class NewDevice:
+    device_id: str
+    domain: str
+    name: str = ""
+    district: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+
+def load_devices(conn: Connection) -> dict[str, DeviceRecord]:
+    rows = conn.execute(
+        "SELECT device_id, domain, decommissioned_at IS NOT NULL FROM devices"
+    ).fetchall()
+    return {str(r[0]): DeviceRecord(str(r[0]), str(r[1]), bool(r[2])) for r in rows}
+
+
+def register_devices(conn: Connection, devices: Iterable[NewDevice]) -> None:
+    """Insert devices; an existing id raises :class:`ioc.errors.Conflict` (via the caller's
+    :func:`ioc.storage.db.translated`)."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO devices (device_id, domain, name, district, lat, lon)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            [(d.device_id, d.domain, d.name, d.district, d.lat, d.lon) for d in devices],
+        )
+
+
+def decommission(conn: Connection, device_id: str, at: datetime | None = None) -> bool:
+    cur = conn.execute(
+        "UPDATE devices SET decommissioned_at = coalesce(%s, now())"
+        " WHERE device_id = %s AND decommissioned_at IS NULL",
+        (at, device_id),
+    )
+    return cur.rowcount == 1
+
+
+def apply_status(conn: Connection, updates: Iterable[StatusUpdate]) -> None:
+    """Record online/offline changes; an older status never overwrites a newer one."""
+    with conn.cursor() as cur:
+        for u in updates:
+            cur.execute(
+                "UPDATE devices SET online = %s, status_at = %s"
+                " WHERE device_id = %s AND (status_at IS NULL OR status_at <= %s)",
+                (u.online, u.ts, u.device_id, u.ts),
+            )
+            cur.execute(
+                "INSERT INTO device_events (time, device_id, online) VALUES (%s, %s, %s)",
+                (u.ts, u.device_id, u.online),
+            )

@@ -1,0 +1,233 @@
+"""Turn what arrived on a topic into readings to store and rejections to dead-letter.
+
+Pure: no broker, no database, no clock. The caller passes the time the message was
+received and a lookup into the device registry. This is the one place the rules of the
+MQTT contract live; ingest, the simulator's tests and the API all go through it.
+
+A rejection costs only what it touches: a bad reading drops that reading, a bad sample
+in a batch drops that sample, and only a payload that cannot be read at all drops the
+whole message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from ioc.errors import (
+    DecommissionedDevice,
+    DomainMismatch,
+    FutureTimestamp,
+    InvalidInput,
+    InvalidPayload,
+    MalformedJSON,
+    NotANumber,
+    NotFinite,
+    OutOfRange,
+    Oversized,
+    StaleTimestamp,
+    UnknownDevice,
+    UnknownMetric,
+)
+from ioc.telemetry.catalog import CATALOG, Catalog
+from ioc.telemetry.payloads import MAX_PAYLOAD_BYTES, Batch, Sample, Status, parse_timestamp
+from ioc.telemetry.topics import Topic, parse_topic
+from ioc.types import Reading, Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """What the decoder needs to know of a registered device."""
+
+    device_id: str
+    domain: str
+    decommissioned: bool = False
+
+
+DeviceLookup = Callable[[str], DeviceRecord | None]
+
+
+@dataclass(frozen=True, slots=True)
+class DecodePolicy:
+    """Limits that are settings rather than contract."""
+
+    max_bytes: int = MAX_PAYLOAD_BYTES
+    #: Clock skew tolerated before a timestamp counts as "in the future".
+    max_future: timedelta = timedelta(minutes=5)
+    #: Older samples are refused: they would fall outside the raw-data retention.
+    max_age: timedelta = timedelta(days=30)
+
+
+DEFAULT_POLICY = DecodePolicy()
+
+
+@dataclass(slots=True)
+class Decoded:
+    """The outcome of one telemetry message."""
+
+    topic: Topic | None
+    readings: list[Reading] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    samples: int = 0
+    seqs: list[int] = field(default_factory=list)
+
+    @property
+    def device_id(self) -> str | None:
+        return self.topic.device_id if self.topic else None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    device_id: str
+    domain: str
+    online: bool
+    ts: datetime
+
+
+def _refuse(topic: Topic | None, exc: InvalidInput) -> Decoded:
+    return Decoded(topic=topic, rejections=[Rejection(exc.reason, exc.detail)])
+
+
+def _check_device(topic: Topic, devices: DeviceLookup) -> None:
+    device = devices(topic.device_id)
+    if device is None:
+        raise UnknownDevice(f"device {topic.device_id!r} is not registered")
+    if device.decommissioned:
+        raise DecommissionedDevice(f"device {topic.device_id!r} was decommissioned")
+    if device.domain != topic.domain:
+        raise DomainMismatch(
+            f"device {topic.device_id!r} is registered in {device.domain!r}, not {topic.domain!r}"
+        )
+
+
+def _load_json(payload: bytes, max_bytes: int) -> Any:
+    if len(payload) > max_bytes:
+        raise Oversized(f"payload of {len(payload)} bytes exceeds {max_bytes}")
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise MalformedJSON(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedJSON(f"payload is not JSON: {exc.msg} at char {exc.pos}") from None
+    except RecursionError:
+        raise MalformedJSON("payload nests too deeply") from None
+
+
+def _validation_detail(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "payload"
+    return f"{where}: {first['msg']}"
+
+
+def reading_value(metric_name: str, domain: str, raw: object, catalog: Catalog) -> float:
+    """Check one reading against the catalog; return it as a float or raise why not."""
+    metric = catalog.metric(domain, metric_name)
+    if metric is None:
+        raise UnknownMetric(f"{metric_name!r} is not a {domain} metric")
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise NotANumber(f"{metric_name} = {raw!r} is not a number")
+    try:
+        value = float(raw)
+    except OverflowError:
+        raise NotFinite(f"{metric_name} = {raw} does not fit a double") from None
+    if not math.isfinite(value):
+        raise NotFinite(f"{metric_name} = {value} is not finite")
+    if not metric.in_range(value):
+        raise OutOfRange(
+            f"{metric_name} = {value} is outside [{metric.min:g}, {metric.max:g}] {metric.unit}"
+        )
+    return value
+
+
+def _decode_sample(
+    raw: Any,
+    index: int,
+    topic: Topic,
+    received_at: datetime,
+    policy: DecodePolicy,
+    catalog: Catalog,
+    out: Decoded,
+) -> None:
+    try:
+        sample = Sample.model_validate(raw)
+    except ValidationError as exc:
+        raise InvalidPayload(_validation_detail(exc)) from None
+    ts = parse_timestamp(sample.ts)
+    if ts > received_at + policy.max_future:
+        raise FutureTimestamp(
+            f"ts {ts.isoformat()} is ahead of the center's clock by more than {policy.max_future}"
+        )
+    if ts < received_at - policy.max_age:
+        raise StaleTimestamp(f"ts {ts.isoformat()} is older than {policy.max_age}")
+    if sample.seq is not None:
+        out.seqs.append(sample.seq)
+    for name, value in sample.readings.items():
+        try:
+            out.readings.append(
+                Reading(
+                    ts, topic.device_id, name, reading_value(name, topic.domain, value, catalog)
+                )
+            )
+        except InvalidInput as exc:
+            out.rejections.append(Rejection(exc.reason, exc.detail, index, name))
+
+
+def decode_telemetry(
+    topic: str,
+    payload: bytes,
+    received_at: datetime,
+    devices: DeviceLookup,
+    policy: DecodePolicy = DEFAULT_POLICY,
+    catalog: Catalog = CATALOG,
+) -> Decoded:
+    """Decode one telemetry message; never raises for bad input."""
+    try:
+        parsed = parse_topic(topic)
+    except InvalidInput as exc:
+        return _refuse(None, exc)
+    try:
+        _check_device(parsed, devices)
+        body = _load_json(payload, policy.max_bytes)
+        if isinstance(body, dict) and "batch" in body:
+            samples = Batch.model_validate(body).batch
+        elif isinstance(body, dict):
+            samples = [body]
+        else:
+            raise InvalidPayload(f"payload is a JSON {type(body).__name__}, not an object")
+    except ValidationError as exc:
+        return _refuse(parsed, InvalidPayload(_validation_detail(exc)))
+    except InvalidInput as exc:
+        return _refuse(parsed, exc)
+
+    out = Decoded(topic=parsed, samples=len(samples))
+    for index, raw in enumerate(samples):
+        try:
+            _decode_sample(raw, index, parsed, received_at, policy, catalog, out)
+        except InvalidInput as exc:
+            out.rejections.append(Rejection(exc.reason, exc.detail, index))
+    return out
+
+
+def decode_status(
+    topic: str, payload: bytes, received_at: datetime, devices: DeviceLookup
+) -> StatusUpdate:
+    """Decode a ``…/status`` message, or raise the :class:`InvalidInput` that says why not.
+
+    An empty payload (a retained status being cleared) is not an error of the device's,
+    but it carries no state either: it is refused as ``invalid_payload``.
+    """
+    parsed = parse_topic(topic)
+    _check_device(parsed, devices)
+    body = _load_json(payload, MAX_PAYLOAD_BYTES)
+    try:
+        status = Status.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidPayload(_validation_detail(exc)) from None
+    ts = parse_timestamp(status.ts) if status.ts is not None else received_at
+    return StatusUpdate(parsed.device_id, parsed.domain, status.state == "online", ts)
