@@ -54,8 +54,9 @@ def upgrade(conn: Connection, features: Features) -> None:
                   CONSTRAINT {name}_key UNIQUE (device_id, metric, bucket))"""
         )
         if features.timescaledb:
+            chunk = _CHUNKS[name]
             conn.execute(
-                f"SELECT create_hypertable('{name}', by_range('bucket', INTERVAL '{_CHUNKS[name]}'))"
+                f"SELECT create_hypertable('{name}', by_range('bucket', INTERVAL '{chunk}'))"
             )
         else:
             conn.execute(f"CREATE INDEX {name}_bucket ON {name} (bucket)")
