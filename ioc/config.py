@@ -47,6 +47,16 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # API, security and the GOC connector.
+    broker_admin_url: SecretStr | None = Field(
+        default=None,
+        description="mqtt://admin:pass@host:port of the dynamic-security admin; unset = open"
+        " broker, devices are registered without broker accounts",
+    )
+    center_id: str = Field(default="ioc-local", description="this center's id in GOC reports")
+    goc_report_interval_s: int = Field(default=900, ge=60, le=86400)
+    api_max_buckets: int = Field(default=10000, ge=10)
+
     # Ingest.
     ingest_group: str = Field(default="ingest", description="shared-subscription group")
     ingest_client_id: str | None = Field(
