@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -11,7 +12,8 @@ from psycopg_pool import ConnectionPool
 
 from ioc.errors import Conflict, IOCError, StorageUnavailable
 
-Connection = psycopg.Connection[tuple[object, ...]]
+#: Rows come back as plain tuples; column types are the queries' business.
+Connection = psycopg.Connection[tuple[Any, ...]]
 
 #: Transaction outcomes that succeed when simply tried again.
 RETRYABLE = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)

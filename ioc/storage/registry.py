@@ -47,16 +47,32 @@ def decommission(conn: Connection, device_id: str, at: datetime | None = None) -
     return cur.rowcount == 1
 
 
-def apply_status(conn: Connection, updates: Iterable[StatusUpdate]) -> None:
-    """Record online/offline changes; an older status never overwrites a newer one."""
+def apply_status(conn: Connection, updates: Iterable[StatusUpdate]) -> list[StatusUpdate]:
+    """Record status messages; return those that changed a device's state.
+
+    An older status never overwrites a newer one; every message is kept in
+    ``device_events`` for availability figures.
+    """
+    changed: list[StatusUpdate] = []
     with conn.cursor() as cur:
         for u in updates:
             cur.execute(
-                "UPDATE devices SET online = %s, status_at = %s"
-                " WHERE device_id = %s AND (status_at IS NULL OR status_at <= %s)",
-                (u.online, u.ts, u.device_id, u.ts),
+                "SELECT online, status_at FROM devices WHERE device_id = %s FOR UPDATE",
+                (u.device_id,),
             )
+            row = cur.fetchone()
+            if row is None:
+                continue
+            was_online, status_at = row
+            if status_at is None or status_at <= u.ts:
+                cur.execute(
+                    "UPDATE devices SET online = %s, status_at = %s WHERE device_id = %s",
+                    (u.online, u.ts, u.device_id),
+                )
+                if was_online is not u.online:
+                    changed.append(u)
             cur.execute(
                 "INSERT INTO device_events (time, device_id, online) VALUES (%s, %s, %s)",
                 (u.ts, u.device_id, u.online),
             )
+    return changed

@@ -1,0 +1,149 @@
+"""Turn a batch of received MQTT messages into what to write: pure, no I/O.
+
+Telemetry is decoded message by message; readings are de-duplicated across the batch
+(the first copy wins, later copies become ``duplicate`` dead letters); rejections are
+grouped into one dead-letter row per message and reason, with the raw payload capped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ioc.errors import InvalidInput
+from ioc.storage.readings import DeadLetter, dedupe
+from ioc.telemetry.decoder import (
+    DecodePolicy,
+    DeviceLookup,
+    StatusUpdate,
+    decode_status,
+    decode_telemetry,
+)
+from ioc.telemetry.topics import PREFIX
+from ioc.types import Reading, Rejection, RejectReason
+
+#: How much of a refused payload is kept in ``dead_letters.payload``.
+PAYLOAD_CAP = 4096
+_MAX_DETAILS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message as the MQTT thread handed it over."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    mid: int = 0
+    qos: int = 1
+    #: The broker re-sent it (after our reconnect): duplicates are then our own doing.
+    redelivered: bool = False
+    #: The connection it arrived on; an ack is only valid on that same connection.
+    generation: int = 0
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    readings: list[tuple[Reading, int]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    #: rejected items by reason (readings, samples or whole messages)
+    rejected: dict[RejectReason, int] = field(default_factory=lambda: defaultdict(int))
+    telemetry: int = 0
+    status: int = 0
+    ignored: int = 0
+    #: readings dropped as in-batch duplicates, per message index
+    in_batch_duplicates: dict[int, int] = field(default_factory=dict)
+
+
+def dead_letter(
+    msg: Inbound,
+    device_id: str | None,
+    reason: RejectReason,
+    rejections: Sequence[Rejection],
+    count: int | None = None,
+) -> DeadLetter:
+    details = [_describe(r) for r in rejections[:_MAX_DETAILS]]
+    if len(rejections) > _MAX_DETAILS:
+        details.append(f"… and {len(rejections) - _MAX_DETAILS} more")
+    return DeadLetter(
+        received_at=msg.received_at,
+        topic=msg.topic,
+        device_id=device_id,
+        reason=reason,
+        count=len(rejections) if count is None else count,
+        detail="; ".join(details),
+        payload=msg.payload[:PAYLOAD_CAP],
+        payload_bytes=len(msg.payload),
+    )
+
+
+def _describe(r: Rejection) -> str:
+    where = f"sample {r.sample}: " if r.sample is not None and r.sample > 0 else ""
+    return where + r.detail
+
+
+def _device_of(topic: str) -> str | None:
+    parts = topic.split("/")
+    return parts[3] if len(parts) == 5 and topic.startswith(PREFIX + "/") else None
+
+
+def plan_batch(
+    messages: Sequence[Inbound], devices: DeviceLookup, policy: DecodePolicy
+) -> BatchPlan:
+    plan = BatchPlan()
+    for index, msg in enumerate(messages):
+        if msg.topic.endswith("/status"):
+            plan.status += 1
+            if not msg.payload:  # a retained status being cleared: nothing to record
+                plan.ignored += 1
+                continue
+            try:
+                plan.statuses.append(
+                    decode_status(msg.topic, msg.payload, msg.received_at, devices)
+                )
+            except InvalidInput as exc:
+                plan.rejected[exc.reason] += 1
+                plan.dead_letters.append(
+                    dead_letter(
+                        msg, _device_of(msg.topic), exc.reason, [Rejection(exc.reason, exc.detail)]
+                    )
+                )
+            continue
+        plan.telemetry += 1
+        decoded = decode_telemetry(msg.topic, msg.payload, msg.received_at, devices, policy)
+        plan.readings.extend((reading, index) for reading in decoded.readings)
+        by_reason: dict[RejectReason, list[Rejection]] = defaultdict(list)
+        for rejection in decoded.rejections:
+            by_reason[rejection.reason].append(rejection)
+            plan.rejected[rejection.reason] += 1
+        for reason, items in by_reason.items():
+            plan.dead_letters.append(
+                dead_letter(msg, decoded.device_id or _device_of(msg.topic), reason, items)
+            )
+    plan.readings, plan.in_batch_duplicates = dedupe(plan.readings)
+    return plan
+
+
+def duplicate_letters(
+    messages: Sequence[Inbound], duplicates: dict[int, int]
+) -> tuple[list[DeadLetter], int]:
+    """Dead letters for readings that were already stored, and how many were our own
+    redeliveries (not dead-lettered: the device did nothing wrong)."""
+    letters: list[DeadLetter] = []
+    redelivered = 0
+    for index, count in sorted(duplicates.items()):
+        msg = messages[index]
+        if msg.redelivered:
+            redelivered += count
+            continue
+        why = Rejection(
+            RejectReason.DUPLICATE,
+            f"{count} reading(s) already stored for the same device, metric and time",
+        )
+        letters.append(
+            dead_letter(msg, _device_of(msg.topic), RejectReason.DUPLICATE, [why], count)
+        )
+    return letters, redelivered
