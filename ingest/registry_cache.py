@@ -1,10 +1,11 @@
-"""The device registry as ingest sees it: an in-memory copy, refreshed on a schedule and
-on demand when an unknown device shows up (so a device registered a moment ago is
-accepted at once, and a decommissioned one is refused within seconds)."""
+"""The device registry as ingest sees it: an in-memory copy, reloaded on a schedule (so
+a decommissioned device is refused within seconds) and asked of the database whenever an
+unknown device shows up (so a device registered a moment ago is accepted at once)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 from ioc.storage.db import Connection
 from ioc.storage.registry import load_devices
@@ -12,9 +13,8 @@ from ioc.telemetry.decoder import DeviceRecord
 
 
 class RegistryCache:
-    def __init__(self, refresh_s: float = 5.0, miss_refresh_s: float = 0.5) -> None:
+    def __init__(self, refresh_s: float = 5.0) -> None:
         self.refresh_s = refresh_s
-        self.miss_refresh_s = miss_refresh_s
         self._devices: dict[str, DeviceRecord] = {}
         self._loaded_at = float("-inf")
 
@@ -24,13 +24,18 @@ class RegistryCache:
     def __len__(self) -> int:
         return len(self._devices)
 
+    def due(self) -> bool:
+        return time.monotonic() - self._loaded_at >= self.refresh_s
+
     def refresh(self, conn: Connection) -> None:
         self._devices = load_devices(conn)
         self._loaded_at = time.monotonic()
 
-    def due(self) -> bool:
-        return time.monotonic() - self._loaded_at >= self.refresh_s
-
-    def may_retry_miss(self) -> bool:
-        """An unknown device was seen: is a fresh load allowed yet (rate-limited)?"""
-        return time.monotonic() - self._loaded_at >= self.miss_refresh_s
+    def fill(self, conn: Connection, device_ids: Iterable[str]) -> bool:
+        """Look up devices missing from the cache; True if any was found."""
+        missing = {d for d in device_ids if d not in self._devices}
+        if not missing:
+            return False
+        found = load_devices(conn, missing)
+        self._devices.update(found)
+        return bool(found)

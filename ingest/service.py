@@ -181,10 +181,16 @@ class IngestService:
                 self._registry.refresh(conn)
                 conn.commit()
             plan = plan_batch(batch, self._registry.lookup, self.policy)
-            if plan.rejected.get(RejectReason.UNKNOWN_DEVICE) and self._registry.may_retry_miss():
-                self._registry.refresh(conn)
+            unknown = {
+                d.device_id
+                for d in plan.dead_letters
+                if d.reason is RejectReason.UNKNOWN_DEVICE and d.device_id
+            }
+            if unknown:
+                found = self._registry.fill(conn, unknown)
                 conn.commit()
-                plan = plan_batch(batch, self._registry.lookup, self.policy)
+                if found:
+                    plan = plan_batch(batch, self._registry.lookup, self.policy)
         return plan
 
     def _commit(self, conn: Connection, batch: list[Inbound], plan: BatchPlan) -> Outcome:

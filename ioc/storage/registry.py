@@ -20,10 +20,13 @@ class NewDevice:
     lon: float | None = None
 
 
-def load_devices(conn: Connection) -> dict[str, DeviceRecord]:
-    rows = conn.execute(
-        "SELECT device_id, domain, decommissioned_at IS NOT NULL FROM devices"
-    ).fetchall()
+def load_devices(conn: Connection, only: Iterable[str] | None = None) -> dict[str, DeviceRecord]:
+    """All devices, or ``only`` those ids."""
+    sql = "SELECT device_id, domain, decommissioned_at IS NOT NULL FROM devices"
+    if only is None:
+        rows = conn.execute(sql).fetchall()
+    else:
+        rows = conn.execute(sql + " WHERE device_id = ANY(%s)", (list(only),)).fetchall()
     return {str(r[0]): DeviceRecord(str(r[0]), str(r[1]), bool(r[2])) for r in rows}
 
 

@@ -30,7 +30,7 @@ def parse_timestamp(raw: object) -> datetime:
         except OverflowError:
             raise BadTimestamp(f"ts {raw} ms is out of the representable range") from None
     if isinstance(raw, str):
-        text = raw.strip()
+        text = raw.strip().upper()  # RFC 3339 allows "t" and "z"
         if len(text) < 20 or text[10] not in "Tt ":
             raise BadTimestamp(f"ts {raw!r} is not an RFC 3339 date-time")
         try:

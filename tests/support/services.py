@@ -31,8 +31,15 @@ def test_settings(database_url: str, mqtt_url: str, **overrides: Any) -> Setting
 
 @contextmanager
 def running_ingest(database_url: str, mqtt_url: str, **overrides: Any) -> Iterator[IngestService]:
-    """An ingest service in this process; drained and stopped afterwards."""
-    overrides.setdefault("ingest_client_id", f"ingest-test-{time.monotonic_ns()}")
+    """An ingest service in this process; drained and stopped afterwards.
+
+    Each one gets its own shared-subscription group unless told otherwise: Mosquitto keeps
+    routing a group's share of messages to a member whose persistent session is offline,
+    so a stopped service from an earlier test would otherwise swallow messages.
+    """
+    token = time.monotonic_ns()
+    overrides.setdefault("ingest_client_id", f"ingest-test-{token}")
+    overrides.setdefault("ingest_group", f"ingest-test-{token}")
     service = IngestService(test_settings(database_url, mqtt_url, **overrides))
     service.start()
     wait_for(lambda: service.metrics.value("ioc_ingest_broker_connected") == 1, timeout=10)
