@@ -42,3 +42,28 @@ def migrate() -> None:
     logging.getLogger("ioc.migrate").info(
         "schema up to date", extra={"features": features.describe()}
     )
+
+
+@app.command()
+def api(
+    host: str = typer.Option("127.0.0.1", help="address to listen on"),
+    port: int = typer.Option(8000, help="port to listen on"),
+) -> None:
+    """The operations center API (HTTP)."""
+    import uvicorn
+
+    from ioc.api.app import create_app
+
+    s = settings()
+    uvicorn.run(create_app(s), host=host, port=port, log_config=None, proxy_headers=True)
+
+
+def _register_subcommands() -> None:
+    from ioc.broker_admin.cli import app as broker_app
+    from ioc.security.cli import app as keys_app
+
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(broker_app, name="broker")
+
+
+_register_subcommands()
