@@ -1,0 +1,1 @@
+"""The operations center API (FastAPI): ``create_app(settings)`` builds it."""

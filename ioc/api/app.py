@@ -1,0 +1,94 @@
+"""``create_app(settings)``: the operations center API.
+
+Built from settings passed in (never read at import). The lifespan opens the pool,
+runs the migrations (idempotent), makes the bootstrap admin key valid when
+``IOC_BOOTSTRAP_ADMIN_KEY`` is set and, when a GOC is configured, schedules its report.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from ioc.api import pages, problems
+from ioc.api.deps import Database
+from ioc.api.routes import alerts, audit, catalog, devices, events, goc, health, kpis, rules
+from ioc.broker_admin.accounts import BrokerAccounts, DynsecAccounts
+from ioc.broker_admin.dynsec import DynsecClient
+from ioc.config import Settings, parse_mqtt_url
+from ioc.goc.schedule import ReportScheduler, run_in_thread
+from ioc.security.keys import ensure_key
+from ioc.security.roles import Role
+from ioc.storage.db import connect, make_pool
+from ioc.storage.migrate import migrate
+
+log = logging.getLogger("ioc.api")
+
+_UNSET: Any = object()
+
+DESCRIPTION = """The Intelligent Operations Center's front door.
+
+Every route but `/health` and `/ready` needs `Authorization: Bearer <API key>`. Roles:
+`viewer` reads, `operator` also acknowledges and resolves alerts, `admin` also registers
+devices and edits rules, `goc` (the national Government Operations Center) pulls its
+report. Errors are `application/problem+json` (RFC 9457). Lists are paginated with
+`limit` and `offset`.
+"""
+
+
+def broker_accounts(settings: Settings) -> BrokerAccounts | None:
+    if settings.broker_admin_url is None:
+        return None
+    endpoint = parse_mqtt_url(settings.broker_admin_url.get_secret_value())
+    return DynsecAccounts(DynsecClient(endpoint))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    accounts: BrokerAccounts | None = _UNSET,
+    run_migrations: bool = True,
+    schedule_reports: bool = True,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_migrations:
+            migrate(settings.database_url)
+        pool = make_pool(settings.database_url, name="ioc-api")
+        pool.open(wait=False)
+        app.state.db = Database(pool)
+        if settings.bootstrap_admin_key is not None:
+            with app.state.db.connect() as conn:
+                ensure_key(
+                    conn, settings.bootstrap_admin_key.get_secret_value(), Role.ADMIN, "bootstrap"
+                )
+        stop = threading.Event()
+        if schedule_reports and settings.goc_url:
+            scheduler = ReportScheduler(settings.center_id, settings.goc_report_interval_s)
+            run_in_thread(
+                scheduler, lambda: connect(settings.database_url, application_name="ioc-goc"), stop
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            pool.close()
+
+    app = FastAPI(
+        title="IOC operations center API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.accounts = broker_accounts(settings) if accounts is _UNSET else accounts
+    problems.install(app)
+    for module in (health, devices, catalog, kpis, alerts, rules, events, goc, audit):
+        app.include_router(module.router)
+    app.include_router(pages.router)
+    return app

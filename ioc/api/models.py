@@ -1,0 +1,136 @@
+"""Request and response bodies of the API (the OpenAPI schema is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ioc.telemetry.topics import DEVICE_ID_PATTERN
+
+T = TypeVar("T")
+
+DomainName = Literal["traffic", "energy", "agriculture", "health"]
+
+
+class DeviceIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "tc-0001",
+                    "domain": "traffic",
+                    "name": "Counter, Main St / 3rd Ave",
+                    "district": "north",
+                    "lat": 10.77,
+                    "lon": 106.7,
+                }
+            ]
+        },
+    )
+
+    device_id: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
+    domain: DomainName
+    name: str = Field(default="", max_length=200)
+    district: str = Field(default="", max_length=100)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class Device(BaseModel):
+    device_id: str
+    domain: str
+    name: str
+    district: str
+    lat: float | None
+    lon: float | None
+    created_at: datetime
+    decommissioned_at: datetime | None
+    online: bool | None = Field(description="last status the device published; null if none")
+    status_at: datetime | None
+    last_seen: datetime | None = Field(description="time of its newest reading")
+
+
+class BrokerCredentials(BaseModel):
+    """Shown once, at registration: only a hash is kept."""
+
+    username: str
+    password: str
+    publish_topics: str = Field(examples=["ioc/v1/+/tc-0001/#"])
+
+
+class RegisteredDevice(BaseModel):
+    device: Device
+    credentials: BrokerCredentials | None = Field(
+        description="null when the broker is open (no dynamic-security admin configured)"
+    )
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None
+
+
+class LatestValue(BaseModel):
+    value: float
+    ts: datetime
+
+
+class Point(BaseModel):
+    t: datetime
+    n: int
+    avg: float | None
+    min: float | None
+    max: float | None
+
+
+class Series(BaseModel):
+    device_id: str
+    metric: str
+    unit: str
+    start: datetime
+    end: datetime
+    bucket: str
+    source: Literal["readings", "readings_1m", "readings_1h"]
+    points: list[Point]
+
+
+class KpiGroup(BaseModel):
+    domain: str
+    district: str
+    devices: dict[str, Any]
+    freshness_s: dict[str, Any]
+    alerts: dict[str, Any]
+    indicators: dict[str, Any]
+    metrics: dict[str, Any]
+
+
+class Kpis(BaseModel):
+    generated_at: datetime
+    groups: list[KpiGroup]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    database: bool
+    broker: bool
+
+
+class AuditRecord(BaseModel):
+    id: int
+    time: datetime
+    actor: str
+    role: str | None
+    action: str
+    target: str
+    remote: str | None
+    detail: dict[str, Any]

@@ -1,0 +1,135 @@
+"""Pages for people: the targets of Grafana's data links, rendered on the server.
+
+Same keys and roles as the API. A browser following a link cannot send a header, so
+``/ui/login`` takes a key once and keeps it in an HttpOnly, SameSite=Strict cookie (the
+strict cookie is what keeps another site from pressing the buttons).
+"""
+
+from __future__ import annotations
+
+import pathlib
+from http import HTTPStatus
+from typing import Annotated
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from ioc.alerts import store as alerts
+from ioc.api.deps import COOKIE, Db, Principal, require
+from ioc.api.routes.alerts import change
+from ioc.api.store import devices
+from ioc.errors import Unauthorized
+from ioc.security.keys import authenticate
+from ioc.security.roles import Role
+from ioc.telemetry.catalog import CATALOG
+
+templates = Jinja2Templates(directory=str(pathlib.Path(__file__).parent / "templates"))
+
+router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False)
+
+PageViewer = Annotated[Principal, Depends(require(Role.VIEWER, cookie=True))]
+PageOperator = Annotated[Principal, Depends(require(Role.OPERATOR, cookie=True))]
+DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+AlertId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+def error_page(request: Request, status: int, detail: str) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "phrase": HTTPStatus(status).phrase,
+            "detail": detail,
+            "next": request.url.path,
+            "who": None,
+        },
+        status_code=status,
+    )
+
+
+def _safe_next(target: str) -> str:
+    return target if target.startswith("/ui/") and "//" not in target else "/ui/login"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/ui/login") -> Response:
+    return templates.TemplateResponse(
+        request, "login.html", {"title": "Sign in", "next": _safe_next(next), "who": None}
+    )
+
+
+@router.post("/login")
+async def login(request: Request, db: Db) -> Response:
+    form = parse_qs((await request.body()).decode(errors="replace"))
+    key = (form.get("key") or [""])[0].strip()
+    if not key:
+        raise Unauthorized("no key given")
+    await run_in_threadpool(_check_key, db, key)
+    response = RedirectResponse(_safe_next((form.get("next") or [""])[0]), status_code=303)
+    response.set_cookie(COOKIE, key, httponly=True, samesite="strict", path="/ui")
+    return response
+
+
+def _check_key(db: Db, key: str) -> None:
+    with db.connect() as conn:
+        authenticate(conn, key)
+
+
+@router.get("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/ui")
+    return response
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(request: Request, alert_id: AlertId, who: PageViewer, db: Db) -> Response:
+    with db.connect() as conn:
+        alert = alerts.get_alert(conn, alert_id)
+    return templates.TemplateResponse(
+        request,
+        "alert.html",
+        {"title": f"Alert {alert_id}", "alert": alert, "who": who.actor.label},
+    )
+
+
+async def _note(request: Request) -> str | None:
+    form = parse_qs((await request.body()).decode(errors="replace"))
+    note = (form.get("note") or [""])[0].strip()[:2000]
+    return note or None
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def alert_ack(request: Request, alert_id: AlertId, who: PageOperator, db: Db) -> Response:
+    await run_in_threadpool(change, db, who, alert_id, "acknowledge", await _note(request))
+    return RedirectResponse(f"/ui/alerts/{alert_id}", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/resolve")
+async def alert_resolve(request: Request, alert_id: AlertId, who: PageOperator, db: Db) -> Response:
+    await run_in_threadpool(change, db, who, alert_id, "resolve", await _note(request))
+    return RedirectResponse(f"/ui/alerts/{alert_id}", status_code=303)
+
+
+@router.get("/devices/{device_id}", response_class=HTMLResponse)
+def device_page(request: Request, device_id: DeviceId, who: PageViewer, db: Db) -> Response:
+    with db.connect() as conn:
+        device = devices.get_device(conn, device_id)
+        latest = devices.latest(conn, device_id)
+    units = {m.name: m.unit for m in CATALOG[str(device["domain"])].values()}
+    return templates.TemplateResponse(
+        request,
+        "device.html",
+        {
+            "title": f"Device {device_id}",
+            "device": device,
+            "latest": latest,
+            "units": units,
+            "who": who.actor.label,
+        },
+    )

@@ -1,0 +1,190 @@
+"""The device registry: register (with broker credentials, shown once), list, read,
+decommission (credentials revoked at once), latest values and bucketed series."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from ioc.api.deps import Accounts, Admin, AppSettings, Db, Viewer, now
+from ioc.api.models import (
+    BrokerCredentials,
+    Device,
+    DeviceIn,
+    DomainName,
+    LatestValue,
+    Page,
+    RegisteredDevice,
+    Series,
+)
+from ioc.api.problems import responses
+from ioc.api.store import devices as store
+from ioc.api.store import series as series_store
+from ioc.broker_admin.accounts import new_password
+from ioc.errors import InvalidInput
+from ioc.security import audit
+from ioc.storage.registry import NewDevice
+from ioc.telemetry.catalog import CATALOG
+from ioc.telemetry.topics import device_topic_pattern
+
+log = logging.getLogger("ioc.api.devices")
+
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+
+
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RegisteredDevice,
+    summary="Register a device and create its broker credentials",
+    description="The password is returned once and only its hash is kept. The device may "
+    "publish only under `ioc/v1/+/{device_id}/#`.",
+    responses=responses(401, 403, 409, 422, 503),
+)
+def register(body: DeviceIn, who: Admin, db: Db, accounts: Accounts) -> RegisteredDevice:
+    password = new_password() if accounts is not None else None
+    with db.connect() as conn:
+        row = store.register(conn, NewDevice(**body.model_dump()), password)
+        audit.record(
+            conn,
+            who.actor,
+            "device.register",
+            f"device:{body.device_id}",
+            {**body.model_dump(), "broker_account": password is not None},
+        )
+        if accounts is not None and password is not None:
+            # Inside the transaction: if the broker refuses, nothing is registered.
+            accounts.create_device(body.device_id, password)
+    log.info("device registered", extra={"device_id": body.device_id, "actor": who.actor.label})
+    credentials = (
+        None
+        if password is None
+        else BrokerCredentials(
+            username=body.device_id,
+            password=password,
+            publish_topics=device_topic_pattern(body.device_id),
+        )
+    )
+    return RegisteredDevice(device=Device(**row), credentials=credentials)
+
+
+@router.get(
+    "",
+    response_model=Page[Device],
+    summary="The registry, with online state and last seen",
+    responses=responses(401, 403, 422),
+)
+def list_devices(
+    _: Viewer,
+    db: Db,
+    domain: DomainName | None = None,
+    district: Annotated[str | None, Query(max_length=100)] = None,
+    decommissioned: bool = False,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[Device]:
+    with db.connect() as conn:
+        rows, total = store.list_devices(
+            conn, store.DeviceFilter(domain, district, decommissioned), limit=limit, offset=offset
+        )
+    return Page[Device](
+        items=[Device(**r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=offset + limit if offset + limit < total else None,
+    )
+
+
+@router.get(
+    "/{device_id}",
+    response_model=Device,
+    summary="One device",
+    responses=responses(401, 403, 404, 422),
+)
+def get_device(device_id: str, _: Viewer, db: Db) -> Device:
+    with db.connect() as conn:
+        return Device(**store.get_device(conn, device_id))
+
+
+@router.delete(
+    "/{device_id}",
+    response_model=Device,
+    summary="Decommission a device; its broker credentials stop working at once",
+    responses=responses(401, 403, 404, 409, 503),
+)
+def decommission(device_id: str, who: Admin, db: Db, accounts: Accounts) -> Device:
+    with db.connect() as conn:
+        row = store.retire(conn, device_id)
+        audit.record(conn, who.actor, "device.decommission", f"device:{device_id}")
+        if accounts is not None:
+            accounts.remove_device(device_id)
+    log.info("device decommissioned", extra={"device_id": device_id, "actor": who.actor.label})
+    return Device(**row)
+
+
+@router.get(
+    "/{device_id}/latest",
+    response_model=dict[str, LatestValue],
+    summary="Latest value of each metric: {metric: {value, ts}}",
+    responses=responses(401, 403, 404),
+)
+def latest(device_id: str, _: Viewer, db: Db) -> dict[str, LatestValue]:
+    with db.connect() as conn:
+        return {m: LatestValue(**v) for m, v in store.latest(conn, device_id).items()}
+
+
+@router.get(
+    "/{device_id}/series",
+    response_model=Series,
+    summary="A metric's time series, bucketed",
+    description="`bucket` like `30s`, `1m`, `15m`, `1h`, `1d` (chosen for about 720 points "
+    "when absent). Whole hours read the hourly rollup, whole minutes the per-minute "
+    "rollup, finer buckets the raw readings. `start` defaults to 24 h before `end`, "
+    "`end` to now. Too many buckets is a 422.",
+    responses=responses(401, 403, 404, 422),
+)
+def series(
+    device_id: str,
+    _: Viewer,
+    db: Db,
+    settings: AppSettings,
+    metric: Annotated[str, Query(min_length=1, max_length=64, examples=["avg_speed_kmh"])],
+    start: datetime | None = None,
+    end: datetime | None = None,
+    bucket: Annotated[str | None, Query(pattern=r"^[1-9][0-9]{0,5}[smhd]$")] = None,
+) -> Series:
+    end = _aware(end) if end else now()
+    start = _aware(start) if start else end - timedelta(days=1)
+    window = series_store.plan(start, end, bucket, settings.api_max_buckets)
+    with db.connect() as conn:
+        domain = store.domain_of(conn, device_id)
+        spec = CATALOG.metric(domain, metric)
+        if spec is None:
+            raise InvalidInput(f"{domain} devices have no metric {metric!r}")
+        points = series_store.device_series(conn, device_id, metric, window)
+    return Series(
+        device_id=device_id,
+        metric=metric,
+        unit=spec.unit,
+        start=window.start,
+        end=window.end,
+        bucket=window.bucket,
+        source=window.source,
+        points=points,
+    )
+
+
+def _aware(t: datetime) -> datetime:
+    if t.tzinfo is None:
+        raise InvalidInput("timestamps need an offset (e.g. 2026-11-23T10:00:00Z)")
+    if not datetime(2000, 1, 1, tzinfo=t.tzinfo) <= t <= datetime(2200, 1, 1, tzinfo=t.tzinfo):
+        raise InvalidInput("timestamps must lie between 2000 and 2200")
+    return t

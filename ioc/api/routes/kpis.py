@@ -1,0 +1,36 @@
+"""Indicators per domain and district (see :mod:`ioc.api.store.kpis`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ioc.api.deps import Db, Viewer, now
+from ioc.api.models import DomainName, KpiGroup, Kpis
+from ioc.api.problems import responses
+from ioc.api.store import kpis as store
+from ioc.api.store.alert_stats import alert_stats
+
+router = APIRouter(prefix="/api/v1", tags=["kpis"])
+
+
+@router.get(
+    "/kpis",
+    response_model=Kpis,
+    summary="Indicators per domain and district",
+    description="Devices registered, online and reporting (heard from in the last 15 "
+    "minutes), data freshness, open alerts by severity and their age, mean time to "
+    "acknowledge and to resolve (last 7 days), and each domain's own indicators.",
+    responses=responses(401, 403, 422),
+)
+def kpis(
+    _: Viewer,
+    db: Db,
+    domain: DomainName | None = None,
+    district: Annotated[str | None, Query(max_length=100)] = None,
+) -> Kpis:
+    at = now()
+    with db.connect() as conn:
+        groups = store.compute(conn, at, domain=domain, district=district, alert_stats=alert_stats)
+    return Kpis(generated_at=at, groups=[KpiGroup(**g) for g in groups])

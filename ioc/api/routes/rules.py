@@ -1,0 +1,69 @@
+"""Alert rules: read by viewers, written by admins (every write audited)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from ioc.alerts import store
+from ioc.alerts.models import Rule, RuleSpec
+from ioc.api.deps import Admin, Db, Viewer
+from ioc.api.models import DomainName
+from ioc.api.problems import responses
+from ioc.security import audit
+
+router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
+
+RuleId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.get("", response_model=list[Rule], summary="Every rule", responses=responses(401, 403))
+def list_rules(
+    _: Viewer, db: Db, domain: DomainName | None = None, enabled: bool | None = None
+) -> list[Rule]:
+    with db.connect() as conn:
+        return store.list_rules(conn, domain=domain, enabled=enabled)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Rule,
+    summary="Create a rule",
+    responses=responses(401, 403, 409, 422),
+)
+def create_rule(spec: RuleSpec, who: Admin, db: Db) -> Rule:
+    with db.connect() as conn:
+        rule = store.create_rule(conn, spec)
+        audit.record(
+            conn, who.actor, "rule.create", f"rule:{rule.id}", spec.model_dump(mode="json")
+        )
+    return rule
+
+
+@router.put(
+    "/{rule_id}",
+    response_model=Rule,
+    summary="Replace a rule's definition",
+    responses=responses(401, 403, 404, 409, 422),
+)
+def update_rule(rule_id: RuleId, spec: RuleSpec, who: Admin, db: Db) -> Rule:
+    with db.connect() as conn:
+        rule = store.update_rule(conn, rule_id, spec)
+        audit.record(
+            conn, who.actor, "rule.update", f"rule:{rule_id}", spec.model_dump(mode="json")
+        )
+    return rule
+
+
+@router.delete(
+    "/{rule_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a rule (its open alerts are resolved)",
+    responses=responses(401, 403, 404, 422),
+)
+def delete_rule(rule_id: RuleId, who: Admin, db: Db) -> None:
+    with db.connect() as conn:
+        store.delete_rule(conn, rule_id, who=who.actor.label)
+        audit.record(conn, who.actor, "rule.delete", f"rule:{rule_id}")

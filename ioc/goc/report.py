@@ -1,0 +1,91 @@
+"""The indicator report sent to the GOC (documented in ``docs/goc.md``).
+
+Built from the same KPI computation the API serves, for a reporting period ending at a
+multiple of the interval; its id (``{center}:{period end}``) is also its idempotency key,
+so a report pushed twice, or pushed and pulled, is recognisably the same report.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ioc.api.store import kpis
+from ioc.api.store.alert_stats import alert_stats
+from ioc.storage.db import Connection
+
+REPORT_SCHEMA = "ioc.goc.report/v1"
+ALERT_SCHEMA = "ioc.goc.alert/v1"
+SEVERITIES = ("critical", "major", "minor", "info")
+
+
+def period_end(now: datetime, interval_s: int) -> datetime:
+    """The end of the last complete period at ``now``."""
+    epoch = int(now.timestamp())
+    return datetime.fromtimestamp(epoch - epoch % interval_s, UTC)
+
+
+def report_id(center_id: str, end: datetime) -> str:
+    return f"{center_id}:{end.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def build_report(
+    conn: Connection, center_id: str, end: datetime, interval_s: int, now: datetime
+) -> dict[str, Any]:
+    groups = kpis.compute(conn, now, alert_stats=alert_stats)
+    registered = sum(g["devices"]["registered"] for g in groups)
+    reporting = sum(g["devices"]["reporting"] for g in groups)
+    open_alerts = {s: sum(g["alerts"]["open"].get(s, 0) for g in groups) for s in SEVERITIES}
+    return {
+        "schema": REPORT_SCHEMA,
+        "report_id": report_id(center_id, end),
+        "center_id": center_id,
+        "generated_at": _iso(now),
+        "period": {"start": _iso(end - timedelta(seconds=interval_s)), "end": _iso(end)},
+        "summary": {
+            "devices_registered": registered,
+            "devices_reporting": reporting,
+            "reporting_pct": round(100 * reporting / registered, 1) if registered else None,
+            "open_alerts": open_alerts,
+        },
+        "indicators": [
+            {
+                "domain": g["domain"],
+                "district": g["district"],
+                "devices": g["devices"],
+                "freshness_s": g["freshness_s"],
+                "alerts": g["alerts"],
+                "indicators": g["indicators"],
+            }
+            for g in groups
+        ],
+    }
+
+
+def alert_message(center_id: str, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A critical alert's change (``alert.opened`` / ``alert.resolved`` / ...) for the GOC."""
+    fields = (
+        "id",
+        "rule_id",
+        "rule_name",
+        "device_id",
+        "domain",
+        "district",
+        "metric",
+        "severity",
+        "state",
+        "started_at",
+        "acknowledged_at",
+        "resolved_at",
+        "value",
+    )
+    return {
+        "schema": ALERT_SCHEMA,
+        "center_id": center_id,
+        "event": kind.removeprefix("alert."),
+        "alert": {f: payload.get(f) for f in fields},
+    }
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""API keys and roles, and the audit log of every change."""

@@ -1,0 +1,72 @@
+"""The audit log: every change, with who, what, when and from where.
+
+Written in the same transaction as the change it records, so the log never claims a
+change that rolled back nor misses one that committed. ``detail`` must never carry a
+secret: callers pass what changed, not credentials.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from ioc.storage.db import Connection
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is acting: an API key's label and role, or a command-line user."""
+
+    label: str
+    role: str | None = None
+    remote: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    id: int
+    time: datetime
+    actor: str
+    role: str | None
+    action: str
+    target: str
+    remote: str | None
+    detail: dict[str, Any]
+
+
+def record(
+    conn: Connection, actor: Actor, action: str, target: str, detail: dict[str, Any] | None = None
+) -> None:
+    conn.execute(
+        "INSERT INTO audit_log (actor, role, action, target, remote, detail)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (actor.label, actor.role, action, target, actor.remote, Jsonb(detail or {})),
+    )
+
+
+def entries(
+    conn: Connection, *, target: str | None = None, action: str | None = None, limit: int = 100
+) -> list[AuditEntry]:
+    rows = conn.execute(
+        "SELECT id, time, actor, role, action, target, remote, detail FROM audit_log"
+        " WHERE (%(t)s::text IS NULL OR target = %(t)s)"
+        " AND (%(a)s::text IS NULL OR action = %(a)s)"
+        " ORDER BY id DESC LIMIT %(n)s",
+        {"t": target, "a": action, "n": limit},
+    ).fetchall()
+    return [
+        AuditEntry(
+            int(r[0]),
+            r[1],
+            str(r[2]),
+            None if r[3] is None else str(r[3]),
+            str(r[4]),
+            str(r[5]),
+            None if r[6] is None else str(r[6]),
+            dict(r[7]),
+        )
+        for r in rows
+    ]
