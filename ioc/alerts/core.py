@@ -145,7 +145,8 @@ def evaluate(
 def _signal(rule: RuleSpec, s: State, e: Sample) -> tuple[float | None, State]:
     p = rule.params
     if isinstance(p, RateParams):
-        history = tuple(h for h in s.history if h[0] >= e.time - p.window_s) + ((e.time, e.value),)
+        start = e.time - p.window_s
+        history = (*(h for h in s.history if h[0] >= start), (e.time, e.value))
         t0, v0 = history[0]
         span = e.time - t0
         if span < p.window_s / 2:
