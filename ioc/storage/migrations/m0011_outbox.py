@@ -35,7 +35,8 @@ def upgrade(conn: Connection, features: Features) -> None:
     )
     # Routing is data: which target hears which notification. Services declare the
     # targets they drain at start (webhook, grafana); "goc" is always routed so that
-    # critical alerts wait for the GOC connector even before it is configured.
+    # critical alerts and the indicator reports (ioc.goc.schedule) wait for the GOC
+    # connector even before it is configured.
     conn.execute(
         """CREATE TABLE outbox_routes (
               target text PRIMARY KEY,
@@ -45,4 +46,7 @@ def upgrade(conn: Connection, features: Features) -> None:
                 DEFAULT '{alert.opened,alert.acknowledged,alert.resolved}',
               enabled boolean NOT NULL DEFAULT true)"""
     )
-    conn.execute("INSERT INTO outbox_routes (target, min_severity) VALUES ('goc', 'critical')")
+    conn.execute(
+        "INSERT INTO outbox_routes (target, min_severity, kinds) VALUES ('goc', 'critical',"
+        " '{alert.opened,alert.acknowledged,alert.resolved,goc.report}')"
+    )
