@@ -336,6 +336,11 @@ class IngestService:
             },
         )
 
+    @property
+    def queued(self) -> int:
+        """Messages received and not yet committed (bounded by the Receive Maximum)."""
+        return len(self._queue)
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True once nothing is queued or being written (for tests and draining)."""
         deadline = time.monotonic() + timeout

@@ -3,6 +3,7 @@ for "the database goes away mid-stream" without touching anyone else's database.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -53,8 +54,6 @@ class TempCluster:
         self._run("pg_ctl", "-D", str(self.dir), "-m", mode, "-w", "stop")
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             self.stop("immediate")
-        except subprocess.CalledProcessError:
-            pass  # already stopped
         shutil.rmtree(self.dir.parent, ignore_errors=True)

@@ -45,7 +45,10 @@ def test_hostile_corpus(case: dict[str, Any]) -> None:
 
 
 def test_good_readings_keep_device_metric_time_and_value() -> None:
-    payload = b'{"ts": "2026-11-23T10:00:00.120Z", "seq": 17, "readings": {"vehicle_count": 42, "avg_speed_kmh": 31.5}}'
+    payload = (
+        b'{"ts": "2026-11-23T10:00:00.120Z", "seq": 17,'
+        b' "readings": {"vehicle_count": 42, "avg_speed_kmh": 31.5}}'
+    )
     decoded = decode_telemetry("ioc/v1/traffic/cam-1/telemetry", payload, RECEIVED, DEVICES.get)
     ts = datetime(2026, 11, 23, 10, 0, 0, 120000, tzinfo=UTC)
     assert [(r.time, r.device_id, r.metric, r.value) for r in decoded.readings] == [
