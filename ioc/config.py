@@ -80,6 +80,24 @@ class Settings(BaseSettings):
     retention_1m_days: int = Field(default=400, ge=1)
     retention_1h_days: int = Field(default=3650, ge=1)
 
+    # Alert engine (one replica per partition; see README "Alert engine").
+    alerts_domains: str = Field(
+        default="", description="comma-separated domains this replica evaluates; empty = all"
+    )
+    alerts_districts: str = Field(
+        default="", description="comma-separated districts this replica evaluates; empty = all"
+    )
+    alerts_client_id: str | None = None
+    alerts_tick_s: float = Field(default=1.0, gt=0, le=60)
+    alerts_reload_s: float = Field(default=5.0, gt=0, description="rules/registry re-read")
+    alerts_restore_window_s: int = Field(
+        default=900, ge=0, description="latest values younger than this are re-evaluated at start"
+    )
+    alerts_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    alerts_webhook_url: str | None = None
+    alerts_grafana_url: str | None = None
+    alerts_grafana_token: SecretStr | None = None
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
