@@ -118,7 +118,9 @@ class ReadingWriter:
                     copy.write_row((*reading, msg))
             cur.execute(self._move)
             for msg, count in cur.fetchall():
-                result.duplicates[int(msg)] = int(count)  # type: ignore[call-overload]
+                result.duplicates[int(msg)] = int(count)
+            # ON COMMIT clears it too; this keeps two writes in one transaction apart
+            cur.execute(f"DELETE FROM {_STAGE}")
         result.inserted = len(readings) - sum(result.duplicates.values())
         return result
 
