@@ -38,7 +38,7 @@ def test_two_services_starting_at_once_migrate_once() -> None:
         def run() -> None:
             try:
                 migrate(url)
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:  # reported below
                 errors.append(exc)
 
         threads = [threading.Thread(target=run) for _ in range(3)]
