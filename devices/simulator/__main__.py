@@ -1,0 +1,3 @@
+from devices.simulator.cli import app
+
+app(prog_name="python -m devices.simulator")

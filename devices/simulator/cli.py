@@ -1,0 +1,213 @@
+"""``python -m devices.simulator``: a city's worth of devices on demand.
+
+Examples::
+
+    python -m devices.simulator --per-domain 25                       # live, forever
+    python -m devices.simulator --dry-run --duration 600 --seed 7 | head
+    python -m devices.simulator --scenario fridge_failure --scenario-at 30 --interval 5
+    python -m devices.simulator --fault nan=0.01 --fault duplicate=0.005
+    python -m devices.simulator --list-scenarios
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from devices.simulator.engine import Simulator
+from devices.simulator.faults import FaultPlan, parse_rates
+from devices.simulator.fleet import DEFAULT_DISTRICTS, Fleet
+from devices.simulator.provision import Credentials, api_client, provision
+from devices.simulator.run import Progress, run
+from devices.simulator.scenarios import SCENARIOS
+from devices.simulator.sinks import PER_DEVICE_LIMIT, DryRun, PerDevice, Pooled, Sink
+from ioc.config import Settings
+from ioc.errors import IOCError
+from ioc.telemetry.catalog import DOMAINS
+from ioc.telemetry.payloads import parse_timestamp
+
+app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
+
+
+def _districts(spec: str | None) -> tuple[str, ...]:
+    """A comma list of names, or a count (the first N default names, then district-K)."""
+    if not spec:
+        return DEFAULT_DISTRICTS
+    if spec.isdigit():
+        n = int(spec)
+        if n < 1:
+            raise typer.BadParameter("at least one district")
+        return tuple(
+            DEFAULT_DISTRICTS[i] if i < len(DEFAULT_DISTRICTS) else f"district-{i + 1}"
+            for i in range(n)
+        )
+    return tuple(name.strip() for name in spec.split(",") if name.strip())
+
+
+def _start(spec: str | None, interval_s: float) -> datetime:
+    if spec:
+        try:
+            return parse_timestamp(spec if not spec.isdigit() else int(spec))
+        except IOCError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    now = datetime.now(UTC).timestamp()
+    return datetime.fromtimestamp(math.floor(now / interval_s) * interval_s, UTC)
+
+
+def _scenario_list() -> str:
+    fleet = Fleet.build(2)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    out = {
+        name: {
+            "summary": cls.summary,
+            "domain": cls.domain,
+            "duration_s": cls.duration_s,
+            "expected_alerts": [
+                {k: v for k, v in e.as_dict().items() if k != "devices"}
+                for e in cls(fleet, fleet.districts[0], start).expected_alerts()
+            ],
+        }
+        for name, cls in SCENARIOS.items()
+    }
+    return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+@app.command()
+def main(
+    per_domain: Annotated[int, typer.Option(help="devices in each domain")] = 25,
+    domains: Annotated[str, typer.Option(help="comma list of domains")] = ",".join(DOMAINS),
+    districts: Annotated[str | None, typer.Option(help="comma list of names, or a count")] = None,
+    interval: Annotated[float, typer.Option(help="seconds between samples")] = 10.0,
+    duration: Annotated[
+        float | None, typer.Option(help="simulated seconds (default: forever; 600 in dry-run)")
+    ] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    start: Annotated[
+        str | None, typer.Option(help="simulated start, RFC 3339 (default: now)")
+    ] = None,
+    mqtt_url: Annotated[
+        str | None, typer.Option(help="mqtt://[user:pass@]host:port (default IOC_MQTT_URL)")
+    ] = None,
+    scenario: Annotated[
+        list[str] | None, typer.Option(help=f"one of {', '.join(SCENARIOS)}")
+    ] = None,
+    scenario_at: Annotated[float, typer.Option(help="seconds after start")] = 60.0,
+    scenario_district: Annotated[str | None, typer.Option(help="default: the first")] = None,
+    fault: Annotated[list[str] | None, typer.Option(help="KIND=RATE, e.g. nan=0.01")] = None,
+    skew_s: Annotated[float, typer.Option(help="clock_skew fault: seconds ahead")] = 120.0,
+    dry_run: Annotated[bool, typer.Option(help="JSON lines on stdout; no broker")] = False,
+    qos: Annotated[int, typer.Option(min=0, max=1)] = 1,
+    connections: Annotated[int, typer.Option(help="pooled connections")] = 4,
+    per_device: Annotated[
+        bool, typer.Option(help=f"one connection and last will per device (≤ {PER_DEVICE_LIMIT})")
+    ] = False,
+    prefix: Annotated[str, typer.Option(help="device id prefix")] = "sim",
+    utc_offset: Annotated[float, typer.Option(help="the city's offset from UTC, hours")] = 7.0,
+    provision_devices: Annotated[
+        bool, typer.Option("--provision", help="register the devices through the API first")
+    ] = False,
+    api_url: Annotated[str | None, typer.Option(help="default IOC_API_URL")] = None,
+    api_key: Annotated[str | None, typer.Option(envvar="IOC_API_KEY", show_default=False)] = None,
+    progress_every: Annotated[float, typer.Option(help="seconds between progress lines")] = 5.0,
+    list_scenarios: Annotated[bool, typer.Option(help="print scenarios as JSON and exit")] = False,
+) -> None:
+    """Simulate traffic, energy, agriculture and health devices over MQTT."""
+    if list_scenarios:
+        typer.echo(_scenario_list())
+        return
+    settings = Settings()
+    try:
+        fleet = Fleet.build(
+            per_domain,
+            seed=seed,
+            districts=_districts(districts),
+            domains=[d.strip() for d in domains.split(",") if d.strip()],
+            prefix=prefix,
+        )
+        begin = _start(start, interval)
+        at = begin.timestamp() + scenario_at
+        where = scenario_district or fleet.districts[0]
+        scenarios = []
+        for name in scenario or []:
+            if name not in SCENARIOS:
+                raise typer.BadParameter(
+                    f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}"
+                )
+            scenarios.append(SCENARIOS[name](fleet, where, datetime.fromtimestamp(at, UTC)))
+        faults = FaultPlan(parse_rates(fault or []), fleet, seed, skew_s)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    sim = Simulator(
+        fleet,
+        start=begin,
+        interval_s=interval,
+        seed=seed,
+        scenarios=scenarios,
+        faults=faults,
+        utc_offset_h=utc_offset,
+    )
+    if duration is None and dry_run:
+        duration = 600.0
+    steps = None if duration is None else max(1, math.ceil(duration / interval))
+    try:
+        sink = _sink(
+            fleet,
+            dry_run=dry_run,
+            qos=qos,
+            mqtt_url=mqtt_url or settings.mqtt_url,
+            connections=connections,
+            per_device=per_device,
+            provision_with=(api_url or settings.api_url, api_key) if provision_devices else None,
+        )
+        progress = Progress(sink.stats, sys.stderr, progress_every)
+        done = run(sim, sink, steps, realtime=not dry_run, progress=progress)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except IOCError as exc:
+        typer.echo(f"simulator: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(progress.summary(sim, done), err=True)
+
+
+def _sink(
+    fleet: Fleet,
+    *,
+    dry_run: bool,
+    qos: int,
+    mqtt_url: str,
+    connections: int,
+    per_device: bool,
+    provision_with: tuple[str, str | None] | None,
+) -> Sink:
+    if dry_run:
+        if provision_with:
+            raise typer.BadParameter("--provision talks to the API: not with --dry-run")
+        return DryRun(sys.stdout, len(fleet), qos)
+    from ioc.config import parse_mqtt_url
+
+    endpoint = parse_mqtt_url(mqtt_url)
+    credentials: dict[str, Credentials | None] = {}
+    if provision_with:
+        url, key = provision_with
+        typer.echo(f"simulator: registering {len(fleet):,} devices at {url}", err=True)
+        with api_client(url, key) as client:
+            credentials = provision(client, fleet.devices)
+        given = {k: (c.username, c.password) for k, c in credentials.items() if c is not None}
+        if given and len(fleet) <= PER_DEVICE_LIMIT:
+            per_device = True
+        elif given:
+            typer.echo(
+                f"simulator: {len(fleet):,} devices are too many for a connection each; "
+                "publishing through the pool with the credentials of the MQTT URL",
+                err=True,
+            )
+    if per_device:
+        domains = {d.device_id: d.domain for d in fleet.devices}
+        users = {k: (c.username, c.password) for k, c in credentials.items() if c is not None}
+        return PerDevice(endpoint, domains, users, qos)
+    return Pooled(endpoint, len(fleet), connections, qos)
