@@ -28,10 +28,19 @@ def frame(event_id: int, kind: str, data: str) -> str:
     return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"
 
 
-async def _stream(
-    conn: psycopg.AsyncConnection[tuple[object, ...]], after: int, request: Request
-) -> AsyncIterator[str]:
+async def _connect(url: str) -> psycopg.AsyncConnection[tuple[object, ...]]:
     try:
+        return await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=5, application_name="ioc-sse"
+        )
+    except psycopg.OperationalError as exc:
+        raise StorageUnavailable(str(exc).strip()) from exc
+
+
+async def _stream(url: str, after: int, request: Request) -> AsyncIterator[str]:
+    """Owns its connection: opened when the stream starts, closed however it ends."""
+    async with await _connect(url) as conn:
+        await conn.execute(f"LISTEN {CHANNEL}")
         yield "retry: 3000\n\n"
         while True:
             cur = await conn.execute(
@@ -51,8 +60,6 @@ async def _stream(
                 heard = True
             if not heard:
                 yield ": keepalive\n\n"
-    finally:
-        await conn.close()
 
 
 @router.get(
@@ -74,20 +81,13 @@ async def events(
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
     resume = None if last_event_id is None else _event_id(last_event_id)
-    try:
-        conn = await psycopg.AsyncConnection.connect(
-            settings.database_url, autocommit=True, connect_timeout=5, application_name="ioc-sse"
-        )
-        await conn.execute(f"LISTEN {CHANNEL}")
-        if resume is None:
+    if resume is None:
+        # Checked here, before the 200 goes out, so a database outage is a 503.
+        async with await _connect(settings.database_url) as conn:
             row = await (await conn.execute("SELECT coalesce(max(id), 0) FROM events")).fetchone()
-            after = int(row[0]) if row else 0
-        else:
-            after = resume
-    except psycopg.OperationalError as exc:
-        raise StorageUnavailable(str(exc).strip()) from exc
+        resume = int(row[0]) if row else 0
     return StreamingResponse(
-        _stream(conn, after, request),
+        _stream(settings.database_url, resume, request),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

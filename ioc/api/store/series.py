@@ -3,7 +3,8 @@
 A bucket that is a whole number of hours reads ``readings_1h``, of minutes
 ``readings_1m``, anything finer the raw ``readings``; the rollups are re-aggregated
 exactly (sum of sums over sum of counts), so a 5-minute bucket from ``readings_1m``
-equals one computed from raw data. The number of buckets per request is capped.
+equals one computed from raw data. Buckets are aligned as ``time_bucket`` aligns them;
+the first is the one containing ``start``. The number of buckets per request is capped.
 """
 
 from __future__ import annotations
@@ -75,11 +76,13 @@ def _query(w: Window, where: str) -> str:
     if w.source == "readings":
         return f"""SELECT time_bucket({width}, r.time) AS t, count(*)::bigint, avg(r.value),
                           min(r.value), max(r.value)
-                   FROM readings r {where} AND r.time >= %(start)s AND r.time < %(end)s
+                   FROM readings r {where}
+                     AND r.time >= time_bucket({width}, %(start)s) AND r.time < %(end)s
                    GROUP BY t ORDER BY t"""
     return f"""SELECT time_bucket({width}, r.bucket) AS t, sum(r.n)::bigint,
                       sum(r.sum) / nullif(sum(r.n), 0), min(r.min), max(r.max)
-               FROM {w.source} r {where} AND r.bucket >= %(start)s AND r.bucket < %(end)s
+               FROM {w.source} r {where}
+                 AND r.bucket >= time_bucket({width}, %(start)s) AND r.bucket < %(end)s
                GROUP BY t ORDER BY t"""
 
 
