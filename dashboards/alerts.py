@@ -7,19 +7,18 @@ annotations from the history, so they line up with the readings that caused them
 from __future__ import annotations
 
 from dashboards.model import (
+    ALERT_LINK,
+    DEVICE_LINK,
     SEVERITY_COLORS,
     Json,
     annotation,
     field_links,
-    link,
     panel,
     target,
 )
 from dashboards.queries import district_filter, literal
 
 SEVERITIES = ("critical", "major", "minor", "info")
-ALERT_LINK = link("Alert in the operations center", "/api/v1/alerts/${__value.raw}")
-DEVICE_LINK = link("Device in the operations center", "/api/v1/devices/${__value.raw}")
 
 SEVERITY_MAPPING = [
     {

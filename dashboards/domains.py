@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from dashboards import alerts, queries
 from dashboards.levels import Level, steps
 from dashboards.model import (
+    DEVICE_LINK,
     Json,
+    center_link,
     dashboard,
     dashboard_link,
     field_links,
-    link,
     panel,
     query_variable,
     row,
@@ -35,8 +36,6 @@ STATE_COLORS = [
         },
     }
 ]
-
-DEVICE_LINK = link("Device in the operations center", "/api/v1/devices/${__value.raw}")
 
 
 def _stat(metric: Metric, levels: Sequence[Level]) -> Json:
@@ -131,5 +130,9 @@ def build(domain: str, levels: Sequence[Level] = (), catalog: Catalog = CATALOG)
             query_variable("device", "Device", queries.devices_variable(domain)),
         ],
         annotations=alerts.alert_annotations(domain),
-        links=[dashboard_link("Domains", "ioc-domain"), dashboard_link("IOC", "ioc")],
+        links=[
+            dashboard_link("Domains", "ioc-domain"),
+            dashboard_link("IOC", "ioc"),
+            center_link(),
+        ],
     )

@@ -58,10 +58,27 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
 
 
 def link(title: str, path: str) -> Json:
-    """A data link into the operations center API; ``path`` starts with ``/api/``."""
+    """A data link into the operations center (``path`` absolute, e.g. ``/ui/...``)."""
     if not path.startswith("/"):
         raise ValueError(f"link path must be absolute: {path!r}")
     return {"title": title, "url": f"${{{API_VAR}}}{path}", "targetBlank": True}
+
+
+#: The operations center's pages for people (ioc/api/pages.py): what a click opens.
+DEVICE_LINK = link("Open the device in the operations center", "/ui/devices/${__value.raw}")
+ALERT_LINK = link("Open the alert in the operations center", "/ui/alerts/${__value.raw}")
+
+
+def center_link() -> Json:
+    """A dashboard-level link to the operations center's sign-in page."""
+    return {
+        "title": "Operations center",
+        "type": "link",
+        "url": f"${{{API_VAR}}}/ui/login",
+        "icon": "external link",
+        "targetBlank": True,
+        "tooltip": "Sign in to acknowledge and resolve alerts",
+    }
 
 
 def field_links(field_name: str, *links: Json) -> Json:

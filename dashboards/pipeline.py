@@ -6,8 +6,18 @@ being refused and why, how far behind each domain is, and which devices went qui
 
 from __future__ import annotations
 
-from dashboards import alerts, queries
-from dashboards.model import Json, dashboard, dashboard_link, field_links, panel, row, target
+from dashboards import queries
+from dashboards.model import (
+    DEVICE_LINK,
+    Json,
+    center_link,
+    dashboard,
+    dashboard_link,
+    field_links,
+    panel,
+    row,
+    target,
+)
 
 _STAT = {
     "colorMode": "value",
@@ -108,7 +118,7 @@ def build() -> Json:
             "Latest dead letters",
             [target(queries.recent_dead_letters())],
             description="The 50 most recent dead letters; the device id opens the device.",
-            overrides=[field_links("device_id", alerts.DEVICE_LINK)],
+            overrides=[field_links("device_id", DEVICE_LINK)],
             size=(14, 10),
         ),
         panel(
@@ -117,7 +127,7 @@ def build() -> Json:
             [target(queries.offline_devices())],
             description="Devices offline by status, or without a reading for "
             f"{queries.STALE_AFTER}; the id opens the device.",
-            overrides=[field_links("device_id", alerts.DEVICE_LINK)],
+            overrides=[field_links("device_id", DEVICE_LINK)],
             size=(10, 10),
         ),
     ]
@@ -127,6 +137,6 @@ def build() -> Json:
         panels,
         description="Ingest rate, rejected input by reason, lag per domain, devices online.",
         tags=["ioc", "ioc-ops"],
-        links=[dashboard_link("IOC", "ioc")],
+        links=[dashboard_link("IOC", "ioc"), center_link()],
         time_from="now-3h",
     )

@@ -12,7 +12,16 @@ from collections.abc import Sequence
 
 from dashboards import alerts, queries
 from dashboards.levels import Level, steps
-from dashboards.model import Json, dashboard, dashboard_link, field_links, panel, target
+from dashboards.model import (
+    DEVICE_LINK,
+    Json,
+    center_link,
+    dashboard,
+    dashboard_link,
+    field_links,
+    panel,
+    target,
+)
 from dashboards.queries import STALE_AFTER, literal
 from dashboards.units import grafana_unit, title
 from ioc.telemetry.catalog import CATALOG, DOMAINS, Catalog
@@ -125,7 +134,7 @@ def _map() -> Json:
                 "options": {str(v): {"text": name, "index": v} for v, name, _ in MAP_STATES},
             }
         ],
-        overrides=[field_links("device_id", alerts.DEVICE_LINK)],
+        overrides=[field_links("device_id", DEVICE_LINK)],
         options={
             "view": {"id": "fit", "allLayers": True, "lat": 0, "lon": 0, "zoom": 10},
             "controls": {"showZoom": True, "mouseWheelZoom": False, "showAttribution": True},
@@ -233,7 +242,11 @@ def build(levels: Sequence[Level] = (), catalog: Catalog = CATALOG) -> Json:
         "indicators, devices on the map, open alerts, data freshness, ingest health.",
         tags=["ioc", "ioc-wall"],
         annotations=alerts.alert_annotations(),
-        links=[dashboard_link("Domains", "ioc-domain"), dashboard_link("IOC", "ioc")],
+        links=[
+            dashboard_link("Domains", "ioc-domain"),
+            dashboard_link("IOC", "ioc"),
+            center_link(),
+        ],
         time_from="now-1h",
         refresh="10s",
     )

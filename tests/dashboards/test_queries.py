@@ -19,21 +19,9 @@ from dashboards.model import ALL as ALL_VALUE
 from tests.dashboards import burst as burst_mod
 from tests.dashboards.grafana_sql import ALL, Context, expand
 from tests.dashboards.walk import Query, queries
-from tests.support.broker import Broker
 
 BOARDS = {b.model["uid"]: b.model for b in boards()}
 INTERVALS = {"raw": 5_000, "1m": 120_000, "1h": 3_600_000}
-
-
-@pytest.fixture(scope="module")
-def burst(database_url: str, broker: Broker) -> burst_mod.Burst:
-    return burst_mod.send(database_url, broker.url)
-
-
-@pytest.fixture(scope="module")
-def conn(database_url: str) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
-    with psycopg.connect(database_url, autocommit=True) as c:
-        yield c
 
 
 def _cases() -> Iterator[Any]:

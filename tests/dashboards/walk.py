@@ -26,7 +26,11 @@ def queries(model: dict[str, Any]) -> Iterator[Query]:
 
 
 def links(model: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """(where, url) of every data link in field defaults and overrides."""
+    """(where, url) of every link: dashboard links, and data links in field defaults
+    and overrides."""
+    for link in model.get("links", []):
+        if link["type"] == "link":
+            yield f"{model['uid']} / link {link['title']}", link["url"]
     for panel in model["panels"]:
         fc = panel.get("fieldConfig", {})
         for link in fc.get("defaults", {}).get("links", []):
