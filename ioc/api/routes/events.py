@@ -85,7 +85,7 @@ async def events(
         # Checked here, before the 200 goes out, so a database outage is a 503.
         async with await _connect(settings.database_url) as conn:
             row = await (await conn.execute("SELECT coalesce(max(id), 0) FROM events")).fetchone()
-        resume = int(row[0]) if row else 0
+        resume = int(row[0]) if row else 0  # type: ignore[call-overload]
     return StreamingResponse(
         _stream(settings.database_url, resume, request),
         media_type="text/event-stream",
