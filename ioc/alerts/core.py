@@ -21,8 +21,9 @@ How a condition becomes an alert (after Prometheus' ``AlertingRule.Eval``):
   on an ``offline`` status; it resolves on new data, or on ``online`` if it was the
   status that fired it.
 - Time passing matters too: with no new sample, ``now`` still promotes a pending
-  condition whose ``for_s`` has elapsed (the last value is taken to hold) and resolves a
-  firing one whose ``keep_firing_for_s`` has.
+  condition whose ``for_s`` has elapsed (the last value is taken to hold, for at most
+  :data:`HOLD_S` after it was read) and resolves a firing one whose
+  ``keep_firing_for_s`` has.
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ MAD_TO_SIGMA = 1.4826
 #: Deviations smaller than this share of the metric's physical range are never anomalous
 #: (a perfectly flat history has a MAD of zero).
 MIN_SCALE_OF_RANGE = 1e-3
+#: How long a reading is taken to hold when no newer one came (Prometheus' lookback):
+#: time alone promotes a pending condition only this far past its last sample.
+HOLD_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,8 @@ def evaluate(
             continue
         if s.last_time is not None and event.time <= s.last_time:
             continue
+        if s.phase == "pending" and s.last_time is not None and event.time - s.last_time > HOLD_S:
+            s = replace(s, phase="inactive", since=None)  # unobserved in between: start over
         signal, s = _signal(rule, s, event)
         s = replace(s, last_time=event.time, last_signal=signal)
         if signal is not None:
@@ -186,7 +192,8 @@ def _step(lv: Levels, s: State, t: float, x: float, out: list[Transition]) -> St
 
 def _tick(lv: Levels, s: State, now: float, out: list[Transition]) -> State:
     x = s.last_signal
-    if s.phase == "pending" and s.since is not None and now - s.since >= lv.for_s:
+    held = now if s.last_time is None else min(now, s.last_time + HOLD_S)
+    if s.phase == "pending" and s.since is not None and held - s.since >= lv.for_s:
         assert x is not None
         out.append(Transition("opened", now, x, f"{x:g} {lv.op} {lv.value:g} for {lv.for_s:g}s"))
         return replace(s, phase="firing", since=now, clear_since=None, value=x)

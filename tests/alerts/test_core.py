@@ -77,6 +77,20 @@ def test_threshold_with_for_and_hysteresis(
     assert [phase for phase, _ in run(FRIDGE, steps)] == expected
 
 
+def test_a_reading_holds_for_a_bounded_time() -> None:
+    slow = rule(for_s=600)
+    state, out = evaluate(slow, State(), [Sample(0, 9.0)], now=0)
+    state, out = evaluate(slow, state, [], now=5000)
+    assert out == [] and state.phase == "pending"  # one reading does not hold for 10 min
+    state, out = evaluate(slow, state, [Sample(5001, 9.0)], now=5001)
+    assert out == [] and state.since == 5001  # unobserved for over HOLD_S: start over
+    for t in (5250, 5500):
+        state, out = evaluate(slow, state, [Sample(t, 9.0)], now=t)
+        assert out == [] and state.phase == "pending"
+    state, out = evaluate(slow, state, [], now=5601)
+    assert [(x.action, x.at) for x in out] == [("opened", 5601)]
+
+
 def test_transitions_carry_time_and_value() -> None:
     state, out = evaluate(FRIDGE, State(), [Sample(0, 8.5), Sample(300, 9.5)], now=300)
     assert out == [Transition("opened", 300, 9.5, "9.5 > 8")]
