@@ -21,7 +21,7 @@ from ioc.telemetry.catalog import DOMAINS
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA_DIR = ROOT / "deploy" / "grafana"
 #: Where Grafana's container finds the generated dashboards (see docker-compose.yml).
-CONTAINER_DASHBOARDS = "/var/lib/grafana/dashboards"
+CONTAINER_DASHBOARDS = "/etc/grafana/dashboards"
 
 
 @dataclass(frozen=True, slots=True)

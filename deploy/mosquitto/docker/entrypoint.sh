@@ -1,0 +1,51 @@
+#!/bin/sh
+# Start Mosquitto with the project's configuration and the dynamic-security plugin, no
+# anonymous access. The configuration is rendered from the same files the local set-up
+# and the tests use (deploy/mosquitto/ioc.conf.in, with dynsec.auth.in as its @AUTH@
+# block), so queue, in-flight and persistence settings are never copied by hand.
+#
+# On first start it creates the dynamic-security file with the admin account from
+# MQTT_ADMIN_USER / MQTT_ADMIN_PASSWORD (`mosquitto_ctrl dynsec init`); after that the
+# file in the data volume is the truth, and accounts change at run time over MQTT.
+#
+# Environment (defaults are the container's paths; the tests point them elsewhere):
+#   MQTT_ADMIN_USER, MQTT_ADMIN_PASSWORD   required on first start
+#   MQTT_PORT (1883)  MQTT_BIND (0.0.0.0)  MQTT_DATA (/mosquitto/data)
+#   MQTT_CONF_DIR (/ioc, where ioc.conf.in and dynsec.auth.in are)  MQTT_RUN_AS (mosquitto)
+set -eu
+
+PORT="${MQTT_PORT:-1883}"
+BIND="${MQTT_BIND:-0.0.0.0}"
+DATA="${MQTT_DATA:-/mosquitto/data}"
+CONF_DIR="${MQTT_CONF_DIR:-/ioc}"
+RUN_AS="${MQTT_RUN_AS:-mosquitto}"
+DYNSEC="$DATA/dynamic-security.json"
+CONF="$DATA/mosquitto.conf"
+
+plugin=""
+for candidate in /usr/lib/mosquitto_dynamic_security.so \
+                 /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so \
+                 /usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so; do
+  if [ -f "$candidate" ]; then plugin="$candidate"; break; fi
+done
+[ -n "$plugin" ] || { echo "mosquitto_dynamic_security.so not found" >&2; exit 1; }
+
+mkdir -p "$DATA"
+if [ ! -f "$DYNSEC" ]; then
+  : "${MQTT_ADMIN_USER:?set MQTT_ADMIN_USER for the first start}"
+  : "${MQTT_ADMIN_PASSWORD:?set MQTT_ADMIN_PASSWORD for the first start}"
+  mosquitto_ctrl dynsec init "$DYNSEC" "$MQTT_ADMIN_USER" "$MQTT_ADMIN_PASSWORD" >/dev/null
+  echo "dynamic security initialised with admin account $MQTT_ADMIN_USER" >&2
+fi
+
+sed -e "s|@DYNSEC_FILE@|$DYNSEC|g" -e "s|^plugin .*|plugin $plugin|" \
+    "$CONF_DIR/dynsec.auth.in" > "$DATA/auth.conf"
+sed -e "s|^listener @PORT@ .*|listener $PORT $BIND|" -e "s|@STATE_DIR@|$DATA|g" \
+    -e "s|@USER@|$RUN_AS|" -e "/^@AUTH@\$/{r $DATA/auth.conf" -e "d}" \
+    "$CONF_DIR/ioc.conf.in" > "$CONF"
+echo "log_dest stdout" >> "$CONF"
+
+if [ "$(id -u)" = "0" ] && [ "$RUN_AS" != "root" ]; then
+  chown -R "$RUN_AS" "$DATA"
+fi
+exec mosquitto -c "$CONF"
