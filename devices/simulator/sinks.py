@@ -235,6 +235,7 @@ class PerDevice:
         self._clients: dict[str, mqtt.Client] = {}
         self._up: set[str] = set()
         self._wills = 0  # offline statuses the broker publishes for us, as last wills
+        self._last: dict[str, mqtt.MQTTMessageInfo] = {}
 
     def _make(self, device_id: str) -> mqtt.Client:
         client = _client(device_id, self.endpoint, self.stats, self._credentials.get(device_id))
@@ -252,6 +253,9 @@ class PerDevice:
     def _drop(self, device_id: str) -> None:
         """Lose power: the broker publishes the device's last will."""
         client = self._clients.pop(device_id)
+        last = self._last.pop(device_id, None)
+        if last is not None and self.qos:
+            last.wait_for_publish(timeout=10)  # what it sent before the cut is delivered
         client.disconnect(reasoncode=self.WILL_DISCONNECT)
         client.loop_stop()
         self._up.discard(device_id)
@@ -272,6 +276,7 @@ class PerDevice:
             if m.device_id not in self._up:
                 self._bring_up(m.device_id)
             info = self._clients[m.device_id].publish(m.topic, m.payload, self.qos, m.retain)
+            self._last[m.device_id] = info
             if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 self.stats.add("errors")
             self.stats.count([m])
