@@ -58,6 +58,14 @@ def api(
     uvicorn.run(create_app(s), host=host, port=port, log_config=None, proxy_headers=True)
 
 
+@app.command()
+def alerts() -> None:
+    """The alert engine and its notification outbox (partition: IOC_ALERTS_DOMAINS)."""
+    from ioc.alerts.service import run
+
+    run(settings())
+
+
 def _register_subcommands() -> None:
     from ioc.broker_admin.cli import app as broker_app
     from ioc.security.cli import app as keys_app

@@ -297,3 +297,40 @@ def test_rejected_readings_are_dropped(
         assert engine.metrics.value("ioc_alerts_rejected_total", reason="malformed_json") == 1
         assert engine.metrics.value("ioc_alerts_rejected_total", reason="out_of_range") == 1
     assert alerts_of(db, rule) == []
+
+
+def test_the_cli_service_runs_and_stops_on_sigterm(
+    db: Conn, broker: Broker, database_url: str, fridge: str, unique: Callable[[str], str]
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    rule = make_rule(db, unique("fridge warm"), [fridge], params={"op": ">", "value": 8})
+    env = {
+        **os.environ,
+        "IOC_DATABASE_URL": database_url,
+        "IOC_MQTT_URL": broker.url,
+        "IOC_ALERTS_METRICS_PORT": "0",
+        "IOC_ALERTS_DOMAINS": "health",
+        "IOC_ALERTS_CLIENT_ID": unique("alerts-cli"),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ioc", "alerts"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        with Publisher(broker.url) as pub:
+
+            def published_and_opened() -> list[Alert]:
+                pub.send(telemetry_topic("health", fridge), sample("fridge_temp_c", 9.0, now()))
+                return alerts_of(db, rule)
+
+            wait_for(published_and_opened, timeout=30, interval=0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err[-2000:]
+    assert '"event": "alerts service running"' in err
+    assert '"event": "alert engine stopped"' in err
+    assert len(alerts_of(db, rule)) == 1
