@@ -22,7 +22,7 @@ import typer
 from devices.simulator.engine import Simulator
 from devices.simulator.faults import FaultPlan, parse_rates
 from devices.simulator.fleet import DEFAULT_DISTRICTS, Fleet
-from devices.simulator.provision import Credentials, api_client, provision
+from devices.simulator.provision import api_client, provision
 from devices.simulator.run import Progress, run
 from devices.simulator.scenarios import SCENARIOS
 from devices.simulator.sinks import PER_DEVICE_LIMIT, DryRun, PerDevice, Pooled, Sink
@@ -191,23 +191,32 @@ def _sink(
     from ioc.config import parse_mqtt_url
 
     endpoint = parse_mqtt_url(mqtt_url)
-    credentials: dict[str, Credentials | None] = {}
+    users: dict[str, tuple[str, str]] = {}
     if provision_with:
         url, key = provision_with
         typer.echo(f"simulator: registering {len(fleet):,} devices at {url}", err=True)
         with api_client(url, key) as client:
-            credentials = provision(client, fleet.devices)
-        given = {k: (c.username, c.password) for k, c in credentials.items() if c is not None}
-        if given and len(fleet) <= PER_DEVICE_LIMIT:
+            done = provision(client, fleet.devices, keep_existing=True)
+        users = done.users()
+        if done.existing:
+            # Their passwords were shown once, to an earlier run: publish for every
+            # device through the pool, with the (simulator) account of the MQTT URL.
+            typer.echo(
+                f"simulator: {len(done.existing):,} devices were registered already; "
+                "publishing through the pool with the credentials of the MQTT URL",
+                err=True,
+            )
+            users = {}
+        elif users and len(fleet) <= PER_DEVICE_LIMIT:
             per_device = True
-        elif given:
+        elif users:
             typer.echo(
                 f"simulator: {len(fleet):,} devices are too many for a connection each; "
                 "publishing through the pool with the credentials of the MQTT URL",
                 err=True,
             )
+            users = {}
     if per_device:
         domains = {d.device_id: d.domain for d in fleet.devices}
-        users = {k: (c.username, c.password) for k, c in credentials.items() if c is not None}
         return PerDevice(endpoint, domains, users, qos)
     return Pooled(endpoint, len(fleet), connections, qos)

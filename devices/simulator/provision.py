@@ -75,18 +75,38 @@ def register(client: httpx.Client, device: Device) -> Credentials | None:
     raise ProvisionError(f"registering {device.device_id}: {response.status_code} {why}")
 
 
+@dataclass(slots=True)
+class Provisioned:
+    """What registration gave: credentials per new device, and the devices that were
+    registered already (by an earlier run: their passwords were shown then, once)."""
+
+    credentials: dict[str, Credentials | None] = field(default_factory=dict)
+    existing: list[str] = field(default_factory=list)
+
+    def users(self) -> dict[str, tuple[str, str]]:
+        return {k: (c.username, c.password) for k, c in self.credentials.items() if c}
+
+
 def provision(
     client: httpx.Client,
     devices: Iterable[Device],
     on_each: Callable[[int], None] | None = None,
-) -> dict[str, Credentials | None]:
+    *,
+    keep_existing: bool = False,
+) -> Provisioned:
     """Register every device in order; stop at the first failure (the devices before it
-    stay registered)."""
-    out: dict[str, Credentials | None] = {}
-    for device in devices:
-        out[device.device_id] = register(client, device)
+    stay registered). With ``keep_existing``, a device that is already registered is
+    noted rather than refused, so a restarted simulator carries on."""
+    out = Provisioned()
+    for n, device in enumerate(devices, 1):
+        try:
+            out.credentials[device.device_id] = register(client, device)
+        except Conflict:
+            if not keep_existing:
+                raise
+            out.existing.append(device.device_id)
         if on_each is not None:
-            on_each(len(out))
+            on_each(n)
     return out
 
 

@@ -48,7 +48,9 @@ def _client(transport: httpx.BaseTransport, key: str = KEY) -> httpx.Client:
 def test_every_device_is_registered_and_gets_its_own_credentials() -> None:
     fleet = Fleet.build(2)
     seen: list[int] = []
-    creds = provision(_client(_api()), fleet.devices, seen.append)
+    done = provision(_client(_api()), fleet.devices, seen.append)
+    creds = done.credentials
+    assert done.existing == []
     assert list(creds) == [d.device_id for d in fleet.devices]
     assert seen == list(range(1, len(fleet) + 1))
     first = creds[fleet.devices[0].device_id]
@@ -58,7 +60,17 @@ def test_every_device_is_registered_and_gets_its_own_credentials() -> None:
 
 def test_an_open_broker_means_no_credentials() -> None:
     fleet = Fleet.build(1)
-    assert set(provision(_client(_api(broker_open=True)), fleet.devices).values()) == {None}
+    done = provision(_client(_api(broker_open=True)), fleet.devices)
+    assert set(done.credentials.values()) == {None}
+    assert done.users() == {}
+
+
+def test_a_restarted_simulator_keeps_the_devices_registered_before() -> None:
+    fleet = Fleet.build(1)
+    first = fleet.devices[0].device_id
+    done = provision(_client(_api(existing={first})), fleet.devices, keep_existing=True)
+    assert done.existing == [first]
+    assert set(done.users()) == {d.device_id for d in fleet.devices[1:]}
 
 
 @pytest.mark.parametrize(
