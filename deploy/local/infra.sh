@@ -118,8 +118,20 @@ start_mosquitto() {
   apt_install mosquitto mosquitto-clients
   local dir="$STATE_DIR/mosquitto"
   mkdir -p "$dir"
-  render_mosquitto_conf "$MQTT_PORT" "$dir" "allow_anonymous true" > "$dir/mosquitto.conf"
+  render_mosquitto_conf "$MQTT_PORT" "$dir" "allow_anonymous true" > "$dir/mosquitto.conf.new"
+  local running=0
   if [ -f "$dir/mosquitto.pid" ] && kill -0 "$(cat "$dir/mosquitto.pid")" 2>/dev/null; then
+    running=1
+    if ! cmp -s "$dir/mosquitto.conf.new" "$dir/mosquitto.conf"; then
+      log "Mosquitto configuration changed: restarting it (SIGTERM saves its queues)"
+      local pid; pid="$(cat "$dir/mosquitto.pid")"
+      kill "$pid"
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+      running=0
+    fi
+  fi
+  mv "$dir/mosquitto.conf.new" "$dir/mosquitto.conf"
+  if [ $running -eq 1 ]; then
     log "Mosquitto already running on 127.0.0.1:$MQTT_PORT"
   else
     mosquitto -d -c "$dir/mosquitto.conf"
