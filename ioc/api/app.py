@@ -57,21 +57,20 @@ def create_app(
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        s: Settings = app.state.settings  # read at start: a test may swap it in
         if run_migrations:
-            migrate(settings.database_url)
-        pool = make_pool(settings.database_url, name="ioc-api")
+            migrate(s.database_url)
+        pool = make_pool(s.database_url, name="ioc-api")
         pool.open(wait=False)
         app.state.db = Database(pool)
-        if settings.bootstrap_admin_key is not None:
+        if s.bootstrap_admin_key is not None:
             with app.state.db.connect() as conn:
-                ensure_key(
-                    conn, settings.bootstrap_admin_key.get_secret_value(), Role.ADMIN, "bootstrap"
-                )
+                ensure_key(conn, s.bootstrap_admin_key.get_secret_value(), Role.ADMIN, "bootstrap")
         stop = threading.Event()
-        if schedule_reports and settings.goc_url:
-            scheduler = ReportScheduler(settings.center_id, settings.goc_report_interval_s)
+        if schedule_reports and s.goc_url:
+            scheduler = ReportScheduler(s.center_id, s.goc_report_interval_s)
             run_in_thread(
-                scheduler, lambda: connect(settings.database_url, application_name="ioc-goc"), stop
+                scheduler, lambda: connect(s.database_url, application_name="ioc-goc"), stop
             )
         try:
             yield
@@ -88,6 +87,13 @@ def create_app(
     app.state.settings = settings
     app.state.accounts = broker_accounts(settings) if accounts is _UNSET else accounts
     problems.install(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = problems.document(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     for module in (health, devices, catalog, kpis, alerts, rules, events, goc, audit):
         app.include_router(module.router)
     app.include_router(pages.router)

@@ -9,13 +9,14 @@ same statuses as a small HTML page instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
@@ -109,12 +110,57 @@ def _validation(request: Request, exc: Exception) -> Response:
 
 def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return problem_response(request, exc.status_code, str(exc.detail))
+    response = problem_response(request, exc.status_code, str(exc.detail))
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        response.headers["Allow"] = ", ".join(_allowed(request))
+    return response
+
+
+def _routes(routes: list[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        inner = getattr(route, "original_router", None)  # FastAPI nests included routers
+        if inner is not None:
+            yield from _routes(inner.routes)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method of every route whose path matches: Starlette names only the first."""
+    path = request.url.path
+    methods = {
+        m for r in _routes(request.app.routes) if r.path_regex.match(path) for m in r.methods or ()
+    }
+    return sorted(methods)
 
 
 def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unexpected error", exc_info=exc, extra={"path": request.url.path})
     return problem_response(request, 500, "internal error")
+
+
+def document(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make every error response in an OpenAPI document a problem+json ``Problem``, and
+    give every authenticated operation its 401 and 403 (FastAPI adds its own 422 body)."""
+    ref = {"$ref": "#/components/schemas/Problem"}
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+        Problem.model_json_schema()
+    )
+    for operations in schema.get("paths", {}).values():
+        for op in operations.values():
+            answers = op.setdefault("responses", {})
+            extra: tuple[str, ...] = ("401", "403") if op.get("security") else ()
+            if "requestBody" in op:
+                extra += ("400",)  # a body that is not JSON at all
+            for status in extra:
+                answers.setdefault(status, {"description": HTTPStatus(int(status)).phrase})
+            for status, answer in answers.items():
+                if status[0] in "45":
+                    answer["content"] = {PROBLEM: {"schema": ref}}
+    schema["components"]["schemas"].pop("HTTPValidationError", None)
+    schema["components"]["schemas"].pop("ValidationError", None)
+    return schema
 
 
 def install(app: FastAPI) -> None:

@@ -59,11 +59,10 @@ class Window:
 
 
 def plan(start: datetime, end: datetime, bucket: str | None, max_buckets: int) -> Window:
-    if end <= start:
-        raise InvalidInput("end must be after start")
-    chosen = bucket or auto_bucket(end - start)
+    span = max(end - start, timedelta(0))  # an empty range is an empty series
+    chosen = bucket or auto_bucket(span)
     seconds = parse_bucket(chosen)
-    count = math.ceil((end - start).total_seconds() / seconds)
+    count = math.ceil(span.total_seconds() / seconds)
     if count > max_buckets:
         raise InvalidInput(
             f"{count} buckets of {chosen} asked; at most {max_buckets}: widen the bucket"
