@@ -29,8 +29,7 @@ How a condition becomes an alert (after Prometheus' ``AlertingRule.Eval``):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -53,14 +52,12 @@ MIN_SCALE_OF_RANGE = 1e-3
 HOLD_S = 300.0
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
+class Sample(NamedTuple):
     time: float
     value: float
 
 
-@dataclass(frozen=True, slots=True)
-class Status:
+class Status(NamedTuple):
     time: float
     online: bool
 
@@ -68,16 +65,16 @@ class Status:
 Event = Sample | Status
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
+class Transition(NamedTuple):
     action: Literal["opened", "resolved"]
     at: float
     value: float | None
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(NamedTuple):
+    """Immutable (a tuple: cheap to copy with ``_replace``, which the hot path does)."""
+
     phase: Phase = "inactive"
     #: pending: when the condition started; firing: when the alert opened
     since: float | None = None
@@ -97,8 +94,7 @@ class State:
     cause: Literal["", "silent", "offline"] = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Levels:
+class Levels(NamedTuple):
     op: Literal[">", "<"]
     value: float
     clear: float
@@ -122,7 +118,10 @@ def levels(rule: RuleSpec) -> Levels:
 
 
 def _ordered(events: Iterable[Event]) -> list[Event]:
-    return sorted(events, key=lambda e: e.time)
+    out = list(events)
+    if len(out) > 1:
+        out.sort(key=lambda e: e.time)
+    return out
 
 
 def evaluate(
@@ -140,9 +139,9 @@ def evaluate(
         if s.last_time is not None and event.time <= s.last_time:
             continue
         if s.phase == "pending" and s.last_time is not None and event.time - s.last_time > HOLD_S:
-            s = replace(s, phase="inactive", since=None)  # unobserved in between: start over
+            s = s._replace(phase="inactive", since=None)  # unobserved in between: start over
         signal, s = _signal(rule, s, event)
-        s = replace(s, last_time=event.time, last_signal=signal)
+        s = s._replace(last_time=event.time, last_signal=signal)
         if signal is not None:
             s = _step(lv, s, event.time, signal, out)
     return _tick(lv, s, now, out), out
@@ -156,38 +155,38 @@ def _signal(rule: RuleSpec, s: State, e: Sample) -> tuple[float | None, State]:
         t0, v0 = history[0]
         span = e.time - t0
         if span < p.window_s / 2:
-            return None, replace(s, history=history)
-        return (e.value - v0) / span * 60.0, replace(s, history=history)
+            return None, s._replace(history=history)
+        return (e.value - v0) / span * 60.0, s._replace(history=history)
     if isinstance(p, AnomalyParams):
         past = s.history
         history = (*past[-(p.history - 1) :], (e.time, e.value)) if p.history > 1 else ()
         if len(past) < p.min_history:
-            return None, replace(s, history=history)
+            return None, s._replace(history=history)
         values = np.fromiter((v for _, v in past), dtype=np.float64, count=len(past))
         median = float(np.median(values))
         scale = MAD_TO_SIGMA * float(np.median(np.abs(values - median)))
         metric = CATALOG.metric(rule.domain, rule.metric or "")
         floor = MIN_SCALE_OF_RANGE * (metric.max - metric.min) if metric else 1e-9
-        return abs(e.value - median) / max(scale, floor), replace(s, history=history)
+        return abs(e.value - median) / max(scale, floor), s._replace(history=history)
     return e.value, s
 
 
 def _step(lv: Levels, s: State, t: float, x: float, out: list[Transition]) -> State:
     if s.phase == "firing":
         if not lv.clears(x):
-            return replace(s, clear_since=None) if s.clear_since is not None else s
+            return s._replace(clear_since=None) if s.clear_since is not None else s
         cleared = s.clear_since if s.clear_since is not None else t
         if t - cleared >= lv.keep_s:
             out.append(Transition("resolved", t, x, f"{x:g} back past {lv.clear:g}"))
-            return replace(s, phase="inactive", since=None, clear_since=None, value=None)
-        return replace(s, clear_since=cleared)
+            return s._replace(phase="inactive", since=None, clear_since=None, value=None)
+        return s._replace(clear_since=cleared)
     if not lv.triggers(x):
-        return replace(s, phase="inactive", since=None) if s.phase == "pending" else s
+        return s._replace(phase="inactive", since=None) if s.phase == "pending" else s
     since = s.since if s.phase == "pending" and s.since is not None else t
     if t - since >= lv.for_s:
         out.append(Transition("opened", t, x, f"{x:g} {lv.op} {lv.value:g}"))
-        return replace(s, phase="firing", since=t, clear_since=None, value=x)
-    return replace(s, phase="pending", since=since)
+        return s._replace(phase="firing", since=t, clear_since=None, value=x)
+    return s._replace(phase="pending", since=since)
 
 
 def _tick(lv: Levels, s: State, now: float, out: list[Transition]) -> State:
@@ -196,10 +195,10 @@ def _tick(lv: Levels, s: State, now: float, out: list[Transition]) -> State:
     if s.phase == "pending" and s.since is not None and held - s.since >= lv.for_s:
         assert x is not None
         out.append(Transition("opened", now, x, f"{x:g} {lv.op} {lv.value:g} for {lv.for_s:g}s"))
-        return replace(s, phase="firing", since=now, clear_since=None, value=x)
+        return s._replace(phase="firing", since=now, clear_since=None, value=x)
     if s.phase == "firing" and s.clear_since is not None and now - s.clear_since >= lv.keep_s:
         out.append(Transition("resolved", now, x, f"past {lv.clear:g} for {lv.keep_s:g}s"))
-        return replace(s, phase="inactive", since=None, clear_since=None, value=None)
+        return s._replace(phase="inactive", since=None, clear_since=None, value=None)
     return s
 
 
@@ -213,26 +212,26 @@ def _absence(
             if s.last_time is not None and e.time <= s.last_time:
                 continue
             heard = e.time if s.heard is None else max(s.heard, e.time)
-            s = replace(s, last_time=e.time, heard=heard)
+            s = s._replace(last_time=e.time, heard=heard)
             if s.phase == "firing":
                 out.append(Transition("resolved", e.time, None, "data again"))
-                s = replace(s, phase="inactive", since=None, cause="")
+                s = s._replace(phase="inactive", since=None, cause="")
             continue
         if s.status_time is not None and e.time <= s.status_time:
             continue
-        s = replace(s, status_time=e.time, online=e.online)
+        s = s._replace(status_time=e.time, online=e.online)
         if e.online:
-            s = replace(s, heard=e.time if s.heard is None else max(s.heard, e.time))
+            s = s._replace(heard=e.time if s.heard is None else max(s.heard, e.time))
             if s.phase == "firing" and s.cause == "offline":
                 out.append(Transition("resolved", e.time, None, "back online"))
-                s = replace(s, phase="inactive", since=None, cause="")
+                s = s._replace(phase="inactive", since=None, cause="")
         elif p.offline and s.phase != "firing":
             out.append(Transition("opened", e.time, None, "status offline"))
-            s = replace(s, phase="firing", since=e.time, cause="offline")
+            s = s._replace(phase="firing", since=e.time, cause="offline")
     if s.phase != "firing" and s.heard is not None and now - s.heard >= p.after_s:
         silent = now - s.heard
         out.append(Transition("opened", now, silent, f"nothing heard for {silent:.0f}s"))
-        s = replace(s, phase="firing", since=now, cause="silent")
+        s = s._replace(phase="firing", since=now, cause="silent")
     return s, out
 
 
