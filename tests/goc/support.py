@@ -1,19 +1,12 @@
-"""A reference receiver on a real port that can go down and come back, and a drain pass
-over the outbox's "goc" rows."""
+"""A reference receiver on a real port that can go down and come back."""
 
 from __future__ import annotations
 
 import threading
-import time
-from datetime import datetime, timedelta
 
-import psycopg
 import uvicorn
 
-from ioc.errors import IOCError
 from ioc.goc.receiver import Inbox, create_app
-from ioc.goc.target import GocTarget
-from ioc.outbox.store import claim, mark_delivered, mark_failed
 from tests.support.broker import free_port, wait_for_port
 
 
@@ -53,31 +46,3 @@ class Receiver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def drain(url: str, target: GocTarget, now: datetime, retry_in: float = 30) -> tuple[int, int]:
-    """Deliver every due "goc" row once; (delivered, failed)."""
-    delivered = failed = 0
-    with psycopg.connect(url) as conn:
-        while True:
-            with conn.transaction():
-                item = claim(conn, "goc", now)
-                if item is None:
-                    return delivered, failed
-                try:
-                    target.deliver(item)
-                except IOCError as exc:
-                    mark_failed(conn, item.id, str(exc), now + timedelta(seconds=retry_in), False)
-                    failed += 1
-                else:
-                    mark_delivered(conn, item.id, now)
-                    delivered += 1
-
-
-def wait(predicate: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise TimeoutError
