@@ -42,6 +42,7 @@ from ioc.storage.maintenance import Maintenance
 from ioc.storage.migrate import migrate
 from ioc.storage.readings import ReadingWriter
 from ioc.storage.registry import apply_status
+from ioc.storage.rollups import RollupRefresher
 from ioc.telemetry.decoder import DecodePolicy
 from ioc.telemetry.topics import STATUS_FILTER, TELEMETRY_FILTER, shared
 from ioc.types import RejectReason
@@ -78,6 +79,7 @@ class IngestService:
         self._thread: threading.Thread | None = None
         self._last_seen: dict[str, datetime] = {}
         self._maintenance = Maintenance(settings)
+        self._rollups = RollupRefresher(settings.database_url, settings.rollup_refresh_s)
         self.client = self._make_client()
 
     # ------------------------------------------------------------------ MQTT side
@@ -328,6 +330,7 @@ class IngestService:
         self.client.loop_start()
         self._thread = threading.Thread(target=self._run_writer, name="ingest-writer", daemon=True)
         self._thread.start()
+        self._rollups.start()
         log.info(
             "ingest started",
             extra={
@@ -368,6 +371,7 @@ class IngestService:
             self._thread.join(timeout)
         self.client.disconnect()
         self.client.loop_stop()
+        self._rollups.stop()
         self._drop_connection()
         log.info(
             "ingest stopped",

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     ingest_batch_messages: int = Field(default=2000, ge=1)
     ingest_batch_wait_ms: int = Field(default=200, ge=1)
     ingest_receive_maximum: int = Field(
-        default=4000,
+        default=20000,
         ge=1,
         le=65535,
         description="unacknowledged messages the broker may send at once: bounds ingest memory",
@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     ingest_max_age_days: int = Field(default=30, ge=1)
 
     # Storage.
+    rollup_refresh_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="how often rollups the database does not maintain itself are refreshed",
+    )
     retention_raw_days: int = Field(default=30, ge=1)
     retention_1m_days: int = Field(default=400, ge=1)
     retention_1h_days: int = Field(default=3650, ge=1)

@@ -2,7 +2,8 @@
 
 The batch is COPYed (binary) into a per-connection staging table, then moved into
 ``readings`` with ``ON CONFLICT DO NOTHING``; the same statement upserts the latest
-values and, where the database does not keep them itself, the rollups, all from the rows
+values and, where the database does not keep the rollups itself, logs which device and
+time range the rollups must recompute (:mod:`ioc.storage.rollups`), all from the rows
 that were really inserted. Rows that were already stored come back as duplicates, per
 message, so each can be dead-lettered with its reason. The caller commits, and only then
 acknowledges the messages.
@@ -25,26 +26,15 @@ _STAGE_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (
                    value double precision NOT NULL,
                    msg integer NOT NULL) ON COMMIT DELETE ROWS"""
 
-_ROLLUP_UPSERT = """
-  {name} AS (
-    INSERT INTO {table} (bucket, device_id, metric, n, sum, min, max, avg)
-    SELECT time_bucket(INTERVAL '{width}', time) AS b, device_id, metric,
-           count(*), sum(value), min(value), max(value), avg(value)
-    FROM ins GROUP BY device_id, metric, b ORDER BY device_id, metric, b
-    ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
-      n = {table}.n + excluded.n,
-      sum = {table}.sum + excluded.sum,
-      min = least({table}.min, excluded.min),
-      max = greatest({table}.max, excluded.max),
-      avg = ({table}.sum + excluded.sum) / ({table}.n + excluded.n)
+_INVALIDATE = """
+  inv AS (
+    INSERT INTO rollup_invalidations (device_id, metric, lo, hi)
+    SELECT device_id, metric, min(time), max(time) FROM ins GROUP BY device_id, metric
   ),"""
 
 
 def _move_statement(maintain_rollups: bool) -> str:
-    rollups = ""
-    if maintain_rollups:
-        rollups = _ROLLUP_UPSERT.format(name="r1m", table="readings_1m", width="1 minute")
-        rollups += _ROLLUP_UPSERT.format(name="r1h", table="readings_1h", width="1 hour")
+    rollups = _INVALIDATE if maintain_rollups else ""
     return f"""
 WITH ins AS (
     INSERT INTO readings (time, device_id, metric, value)

@@ -38,7 +38,7 @@ def publisher(broker: Broker) -> Iterator[Publisher]:
 
 def count(db: Conn, sql: str, *args: object) -> int:
     row = db.execute(sql, args).fetchone()
-    return int(row[0]) if row else 0
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 def sample(ts: datetime, **readings: float) -> dict[str, Any]:
@@ -96,7 +96,11 @@ def test_n_messages_become_exactly_the_expected_rows(
     ).fetchone()
     assert latest == (start + timedelta(seconds=n - 1), float((n - 1) % 50))
     # rollups count every stored reading once
-    assert count(db, "SELECT sum(n) FROM readings_1m WHERE device_id = ANY(%s)", ids) == expected
+    wait_for(
+        lambda: (
+            count(db, "SELECT sum(n) FROM readings_1m WHERE device_id = ANY(%s)", ids) == expected
+        )
+    )
     assert count(db, "SELECT sum(n) FROM readings_1h WHERE device_id = ANY(%s)", ids) == expected
     per_minute = db.execute(
         "SELECT r.avg, (SELECT avg(value) FROM readings x WHERE x.device_id = r.device_id"
@@ -167,7 +171,7 @@ def test_a_duplicate_resend_is_stored_once_and_dead_lettered(
     wait_for(lambda: count(db, "SELECT count(*) FROM dead_letters WHERE device_id = %s", device))
     ingest.wait_idle()
     assert count(db, "SELECT count(*) FROM readings WHERE device_id = %s", device) == 2
-    assert count(db, "SELECT sum(n) FROM readings_1m WHERE device_id = %s", device) == 2
+    wait_for(lambda: count(db, "SELECT sum(n) FROM readings_1m WHERE device_id = %s", device) == 2)
     letter = db.execute(
         "SELECT reason, count FROM dead_letters WHERE device_id = %s", (device,)
     ).fetchall()

@@ -17,6 +17,7 @@ from ioc.storage.maintenance import enforce_retention
 from ioc.storage.migrate import discover, migrate
 from ioc.storage.readings import ReadingWriter
 from ioc.storage.registry import NewDevice, register_devices
+from ioc.storage.rollups import refresh
 from ioc.types import Reading
 from tests.support.database import PLAIN_ADMIN_URL, scratch_database
 
@@ -97,6 +98,7 @@ def test_plain_postgresql_works_with_a_warning(caplog: pytest.LogCaptureFixture)
         again = writer.write(conn, rows)
         conn.commit()
         assert (first.inserted, again.inserted, again.duplicates) == (3, 0, {0: 3})
+        assert refresh(conn) == (1, 1)
         bucket = conn.execute("SELECT bucket, n, avg FROM readings_1m").fetchall()
         assert bucket == [(datetime(2026, 11, 23, 10, 0, tzinfo=UTC), 3, 1.0)]
         assert "readings" in enforce_retention(conn, Settings(database_url=url))
@@ -115,6 +117,7 @@ def test_retention_drops_old_chunks_and_keeps_recent_data(fresh_database_url: st
             ],
         )
         conn.commit()
+        refresh(conn)
         enforce_retention(conn, Settings(database_url=fresh_database_url, retention_raw_days=30))
         conn.commit()
         kept = conn.execute("SELECT count(*) FROM readings").fetchone()

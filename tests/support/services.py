@@ -40,6 +40,7 @@ def running_ingest(database_url: str, mqtt_url: str, **overrides: Any) -> Iterat
     token = time.monotonic_ns()
     overrides.setdefault("ingest_client_id", f"ingest-test-{token}")
     overrides.setdefault("ingest_group", f"ingest-test-{token}")
+    overrides.setdefault("rollup_refresh_s", 0.3)
     service = IngestService(test_settings(database_url, mqtt_url, **overrides))
     service.start()
     wait_for(lambda: service.metrics.value("ioc_ingest_broker_connected") == 1, timeout=10)
