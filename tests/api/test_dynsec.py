@@ -63,9 +63,9 @@ class Device:
             assert self.acked.wait_for(lambda: mid in self.subacks, timeout=5), "no SUBACK"
             return not any(rc.is_failure for rc in self.subacks[mid])
 
-    def publish(self, topic: str) -> str:
+    def publish(self, topic: str, payload: bytes = b'{"readings": {}}') -> str:
         """Publish QoS 1 and return the broker's PUBACK reason."""
-        mid = self.c.publish(topic, b'{"readings": {}}', qos=1).mid
+        mid = self.c.publish(topic, payload, qos=1).mid
         with self.acked:
             assert self.acked.wait_for(lambda: mid in self.acks, timeout=5), "no PUBACK"
             return str(self.acks[mid])
@@ -151,7 +151,7 @@ def test_password_is_not_stored(
 
 def test_service_accounts(secured_broker: Broker, dynsec_accounts: DynsecAccounts) -> None:
     password = new_password()
-    assert dynsec_accounts.ensure_service("ingest", password) is True
+    assert dynsec_accounts.ensure_service("ingest", password, reset=True) is True
     assert dynsec_accounts.ensure_service("ingest", new_password()) is False  # left alone
     ingest = connect(secured_broker, "ingest", password)
     try:
@@ -182,3 +182,50 @@ def test_broker_refusal_rolls_back_registration(
     )
     with pytest.raises(Conflict):
         dynsec_accounts.create_device(dev, new_password())
+
+
+def test_device_to_database_through_the_secured_broker(
+    secured_client: TestClient,
+    secured_broker: Broker,
+    dynsec_accounts: DynsecAccounts,
+    database_url: str,
+    auth: Auth,
+    unique: Callable[[str], str],
+) -> None:
+    """Registered through the API, the device's reading reaches the database through
+    ingest's own broker account; decommissioned, it can no longer send."""
+    import json
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from tests.support.services import running_ingest, wait_for
+
+    ingest_pw = new_password()
+    dynsec_accounts.ensure_service("ingest", ingest_pw, reset=True)
+    dev = unique("dyn-e2e")
+    r = secured_client.post(
+        "/api/v1/devices", json={"device_id": dev, "domain": "energy"}, headers=auth(Role.ADMIN)
+    )
+    password = r.json()["credentials"]["password"]
+    ingest_url = f"mqtt://ingest:{ingest_pw}@127.0.0.1:{secured_broker.port}"
+    with running_ingest(database_url, ingest_url, ingest_group="ingest"):
+        device = connect(secured_broker, dev, password)
+        try:
+            sample = {"ts": datetime.now(UTC).isoformat(), "readings": {"voltage_v": 231.5}}
+            assert (
+                device.publish(f"ioc/v1/energy/{dev}/telemetry", json.dumps(sample).encode())
+                != "Not authorized"
+            )
+
+            def stored() -> object:
+                with psycopg.connect(database_url) as conn:
+                    return conn.execute(
+                        "SELECT value FROM readings WHERE device_id = %s", (dev,)
+                    ).fetchone()
+
+            assert wait_for(stored, timeout=15) == (231.5,)
+            secured_client.delete(f"/api/v1/devices/{dev}", headers=auth(Role.ADMIN))
+            assert device.disconnected.wait(5)
+        finally:
+            device.close()
