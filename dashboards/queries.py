@@ -26,11 +26,27 @@ DEVICE = "('__all' IN ($device) OR d.device_id IN ($device))"
 
 BUCKET = "$__interval_ms * INTERVAL '1 millisecond'"
 
-#: Branches of the rollup union: (table, time column, value sum, count, guard).
+#: Branches of the rollup union: (table, time, value sum, count, time filter, guard). A
+#: rollup bucket that starts less than its width before the range still holds readings
+#: inside it, so it is read too: the first bucket on screen is as complete as from raw.
 _SOURCES = (
-    ("readings_1h", "bucket", "sum", "n", "$__interval_ms >= 3600000"),
-    ("readings_1m", "bucket", "sum", "n", "$__interval_ms >= 60000 AND $__interval_ms < 3600000"),
-    ("readings", "time", "value", "1", "$__interval_ms < 60000"),
+    (
+        "readings_1h",
+        "bucket",
+        "sum",
+        "n",
+        "bucket > $__timeFrom()::timestamptz - INTERVAL '1 hour' AND bucket <= $__timeTo()",
+        "$__interval_ms >= 3600000",
+    ),
+    (
+        "readings_1m",
+        "bucket",
+        "sum",
+        "n",
+        "bucket > $__timeFrom()::timestamptz - INTERVAL '1 minute' AND bucket <= $__timeTo()",
+        "$__interval_ms >= 60000 AND $__interval_ms < 3600000",
+    ),
+    ("readings", "time", "value", "1", "$__timeFilter(time)", "$__interval_ms < 60000"),
 )
 
 
@@ -43,8 +59,8 @@ def rollup_source(metric: str) -> str:
     """``(t, device_id, s, n)`` rows of one metric from the table that fits the interval."""
     branches = [
         f"SELECT {col} AS t, device_id, {s} AS s, {n} AS n FROM {table}\n"
-        f"   WHERE {guard} AND metric = {literal(metric)} AND $__timeFilter({col})"
-        for table, col, s, n, guard in _SOURCES
+        f"   WHERE {guard} AND metric = {literal(metric)} AND {window}"
+        for table, col, s, n, window, guard in _SOURCES
     ]
     return "\n  UNION ALL\n  ".join(branches)
 
