@@ -40,6 +40,26 @@ class DeviceIn(BaseModel):
 
 
 class Device(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "device_id": "tc-0001",
+                    "domain": "traffic",
+                    "name": "Counter, Main St / 3rd Ave",
+                    "district": "north",
+                    "lat": 10.77,
+                    "lon": 106.7,
+                    "created_at": "2026-11-20T08:00:00Z",
+                    "decommissioned_at": None,
+                    "online": True,
+                    "status_at": "2026-11-23T09:58:00Z",
+                    "last_seen": "2026-11-23T10:00:00.120Z",
+                }
+            ]
+        }
+    )
+
     device_id: str
     domain: str
     name: str
@@ -77,11 +97,21 @@ class Page(BaseModel, Generic[T]):
 
 
 class LatestValue(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"value": 31.5, "ts": "2026-11-23T10:00:00.120Z"}]}
+    )
+
     value: float
     ts: datetime
 
 
 class Point(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"t": "2026-11-23T10:00:00Z", "n": 4, "avg": 31.2, "min": 28, "max": 35}]
+        }
+    )
+
     t: datetime
     n: int
     avg: float | None
