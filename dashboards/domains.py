@@ -54,7 +54,7 @@ def _stat(metric: Metric, levels: Sequence[Level]) -> Json:
             "justifyMode": "center",
             "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
         },
-        size=(24 // 4, 4),
+        size=(6, 4),
     )
 
 

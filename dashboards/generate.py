@@ -126,36 +126,30 @@ def render(levels: Sequence[Level] | None = None) -> dict[str, str]:
     return files
 
 
-def write(target: Path = GRAFANA_DIR) -> list[str]:
-    """Write every generated file; remove generated dashboards that no longer exist.
-    Returns the paths that changed."""
-    files = render()
-    changed = []
-    for rel, text in files.items():
-        path = target / rel
-        if not path.exists() or path.read_text("utf-8") != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, "utf-8")
-            changed.append(rel)
-    for stale in sorted((target / "dashboards").rglob("*.json")):
-        rel = stale.relative_to(target).as_posix()
-        if rel not in files:
-            stale.unlink()
-            changed.append(rel)
-    return changed
-
-
 def stale(target: Path = GRAFANA_DIR) -> list[str]:
-    """Generated files that differ from their source (missing, changed or extra)."""
+    """Generated files that differ from their source: missing, changed, or left over."""
     files = render()
     out = [
         rel
         for rel, text in files.items()
         if not (target / rel).exists() or (target / rel).read_text("utf-8") != text
     ]
-    out += [
-        p.relative_to(target).as_posix()
-        for p in sorted((target / "dashboards").rglob("*.json"))
-        if p.relative_to(target).as_posix() not in files
-    ]
+    for path in sorted((target / "dashboards").rglob("*.json")):
+        rel = path.relative_to(target).as_posix()
+        if rel not in files:
+            out.append(rel)
     return out
+
+
+def write(target: Path = GRAFANA_DIR) -> list[str]:
+    """Bring ``target`` in line with :func:`render`; return the paths that changed."""
+    files = render()
+    changed = stale(target)
+    for rel in changed:
+        path = target / rel
+        if rel in files:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(files[rel], "utf-8")
+        else:
+            path.unlink()
+    return changed
