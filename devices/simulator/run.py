@@ -84,15 +84,18 @@ def run(
     try:
         sink.send(sim.connect())
         t0 = time.monotonic()
-        while (steps is None or done < steps) and not stop.is_set():
-            if realtime:
-                delay = t0 + done * interval - time.monotonic()
-                if delay > 0 and stop.wait(delay):
-                    break
-            sink.send(sim.step())
-            done += 1
-            if progress is not None:
-                progress.maybe()
+        try:
+            while (steps is None or done < steps) and not stop.is_set():
+                if realtime:
+                    delay = t0 + done * interval - time.monotonic()
+                    if delay > 0 and stop.wait(delay):
+                        break
+                sink.send(sim.step())
+                done += 1
+                if progress is not None:
+                    progress.maybe()
+        except KeyboardInterrupt:
+            pass  # Ctrl-C: stop stepping, but still shut the devices down cleanly
         sink.send(sim.disconnect())
     finally:
         sink.close()
