@@ -19,6 +19,7 @@ from ioc.alerts.models import RuleSpec
 from ioc.alerts.rules import create_rule
 from ioc.alerts.store import open_alert, resolve_open
 from ioc.storage.registry import NewDevice, register_devices
+from ioc.storage.rollups import refresh
 from ioc.telemetry.catalog import CATALOG, DOMAINS
 from ioc.telemetry.payloads import format_timestamp
 from ioc.telemetry.topics import status_topic, telemetry_topic
@@ -113,6 +114,11 @@ def send(database_url: str, mqtt_url: str) -> Burst:
             return row[0] == expected and row[1] >= 2 and row[2] == len(ids)
 
         wait_for(stored, timeout=60, interval=0.2)
+
+    # Where the database does not keep the rollups itself, ingest's refresher does, on its
+    # own schedule; bring them up to date now (idempotent; None while another holds it).
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        wait_for(lambda: refresh(conn) is not None, timeout=30, interval=0.2)
 
     alert_ids = []
     with psycopg.connect(database_url) as conn:
