@@ -10,10 +10,7 @@
    same size at QoS 1 through the same broker. The ratio shows how much of the broker's
    capacity the simulator itself reaches.
 
-Both publish figures are taken twice: with the project's broker config as shipped
-(``autosave_on_changes true`` + ``autosave_interval 1``: the persistence file is saved
-after every counted change), and with ``autosave_on_changes false``, to show what the
-per-change autosave costs. The machine is shared: the load average is printed at the end.
+The machine is shared: the load average is printed at the end.
 
 Run: .venv/bin/python bench/simulator_bench.py [--seconds 20] [--devices-per-domain 2500]
 """
@@ -124,31 +121,23 @@ def main() -> None:
     )
 
     sample = Simulator(fleet, start=START, interval_s=1, seed=1).step()[0].payload
-    for label, tweak in (("as shipped", None), ("autosave_on_changes false", "false")):
-        with tempfile.TemporaryDirectory() as state:
-            broker = Broker(Path(state))
-            if tweak:
-                conf = broker.conf.read_text()
-                broker.conf.write_text(
-                    conf.replace("autosave_on_changes true", "autosave_on_changes false")
-                )
-            with broker:
-                print(f"private Mosquitto, project config {label}:")
-                # Baseline first, on the fresh broker, so it is not slowed by the
-                # simulator's backlog; then the simulator at QoS 1 and QoS 0.
-                base = baseline(broker.url, sample, args.seconds)
-                print(
-                    f"  baseline, one bare paho client, QoS 1, {len(sample)}-byte payloads: "
-                    f"{base:>9,.0f} msg/s"
-                )
-                for qos in (1, 0):
-                    rate, sent, errors = publish(fleet, broker.url, args.seconds, qos)
-                    print(
-                        f"  simulator, pooled (4 connections), QoS {qos}, {args.seconds:g} s: "
-                        f"{rate:>9,.0f} msg/s ({sent:,} sent, {errors} errors)"
-                    )
-                    if qos == 1:
-                        print(f"  simulator QoS 1 / baseline: {rate / base:.2f}")
+    with tempfile.TemporaryDirectory() as state, Broker(Path(state)) as broker:
+        print("private Mosquitto with the project's config:")
+        # Baseline first, on the fresh broker, so it is not slowed by the simulator's
+        # backlog; then the simulator at QoS 1 and QoS 0.
+        base = baseline(broker.url, sample, args.seconds)
+        print(
+            f"  baseline, one bare paho client, QoS 1, {len(sample)}-byte payloads: "
+            f"{base:>9,.0f} msg/s"
+        )
+        for qos in (1, 0):
+            rate, sent, errors = publish(fleet, broker.url, args.seconds, qos)
+            print(
+                f"  simulator, pooled (4 connections), QoS {qos}, {args.seconds:g} s: "
+                f"{rate:>9,.0f} msg/s ({sent:,} sent, {errors} errors)"
+            )
+            if qos == 1:
+                print(f"  simulator QoS 1 / baseline: {rate / base:.2f}")
     os.system("uptime")  # the machine is shared: the load average says how far to trust this
 
 

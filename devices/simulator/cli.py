@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from datetime import UTC, datetime
 from typing import Annotated
@@ -168,6 +169,10 @@ def main(
         done = run(sim, sink, steps, realtime=not dry_run, progress=progress)
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
+    except BrokenPipeError:
+        # `--dry-run | head`: the reader has had enough; leave without a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except IOCError as exc:
         typer.echo(f"simulator: {exc}", err=True)
         raise typer.Exit(1) from None
