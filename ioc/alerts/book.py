@@ -61,16 +61,24 @@ class Book:
     def set_rules(self, rules: Iterable[Rule]) -> None:
         """Install the enabled rules; states of rules that still exist are kept."""
         self.rules = {r.id: r for r in rules if r.enabled}
-        self._by_metric: dict[tuple[str, str], list[Rule]] = defaultdict(list)
-        self._absence: dict[str, list[Rule]] = defaultdict(list)
+        #: (domain, scope key) → rules, where the scope key is the most selective part of
+        #: the rule's scope: "" (whole domain), "district:<d>" or "device:<id>"
+        self._index: dict[tuple[str, str], list[Rule]] = defaultdict(list)
         self._group: list[Rule] = []
+        self._per_device: dict[str, tuple[dict[str, list[Rule]], list[Rule]]] = {}
+        self._group_metrics: set[tuple[str, str]] = set()
         for r in self.rules.values():
-            if r.kind == "absence":
-                self._absence[r.domain].append(r)
-            elif r.kind == "group":
+            if r.kind == "group":
                 self._group.append(r)
-            elif r.metric is not None:
-                self._by_metric[(r.domain, r.metric)].append(r)
+                self._group_metrics.add((r.domain, r.metric or ""))
+            elif r.scope.devices:
+                for device_id in set(r.scope.devices):
+                    self._index[(r.domain, f"device:{device_id}")].append(r)
+            elif r.scope.districts:
+                for district in set(r.scope.districts):
+                    self._index[(r.domain, f"district:{district}")].append(r)
+            else:
+                self._index[(r.domain, "")].append(r)
         for key in [k for k in self.states if k[0] not in self.rules]:
             del self.states[key]
             self._timed.discard(key)
@@ -85,16 +93,19 @@ class Book:
             listed.add(d.device_id)
             known = self.devices.get(d.device_id)
             self.devices[d.device_id] = d
+            if known is not None and (known.domain, known.district) != (d.domain, d.district):
+                self._per_device.pop(d.device_id, None)
             if known is None:
                 self._seed_absence(d)
         if replace:
             for device_id in [k for k in self.devices if k not in listed]:
                 del self.devices[device_id]
+                self._per_device.pop(device_id, None)
 
     def _seed_absence(self, d: Device) -> None:
-        for rule in self._absence.get(d.domain, ()):
+        for rule in self._rules_for(d)[1]:
             key = (rule.id, d.device_id)
-            if key not in self.states and rule.scope.admits(d.device_id, d.district):
+            if key not in self.states:
                 self.states[key] = State(
                     heard=d.heard, online=d.online, status_time=d.status_time, last_time=d.heard
                 )
@@ -151,6 +162,27 @@ class Book:
                 district = subject.removeprefix("district:")
             out.append(Change(rule, subject, device.device_id if device else None, district, t))
 
+    def _rules_for(self, device: Device) -> tuple[dict[str, list[Rule]], list[Rule]]:
+        """The device's rules by metric, and its absence rules (cached per device)."""
+        cached = self._per_device.get(device.device_id)
+        if cached is None:
+            by_metric: dict[str, list[Rule]] = defaultdict(list)
+            absence: list[Rule] = []
+            candidates = [
+                *self._index.get((device.domain, ""), ()),
+                *self._index.get((device.domain, f"district:{device.district}"), ()),
+                *self._index.get((device.domain, f"device:{device.device_id}"), ()),
+            ]
+            for r in sorted(candidates, key=lambda r: r.id):
+                if not r.scope.admits(device.device_id, device.district):
+                    continue
+                if r.kind == "absence":
+                    absence.append(r)
+                elif r.metric is not None:
+                    by_metric[r.metric].append(r)
+            cached = self._per_device[device.device_id] = (dict(by_metric), absence)
+        return cached
+
     def readings(
         self, device_id: str, samples: Iterable[tuple[float, str, float]], now: float
     ) -> list[Change]:
@@ -159,22 +191,21 @@ class Book:
         out: list[Change] = []
         if device is None:
             return out
+        rules_by_metric, absence = self._rules_for(device)
         by_metric: dict[str, list[Event]] = defaultdict(list)
         newest = None
         for t, metric, value in samples:
             by_metric[metric].append(Sample(t, value))
             newest = t if newest is None else max(newest, t)
-            group_latest = self.latest[(device.domain, metric)]
-            seen = group_latest.get(device_id)
-            if seen is None or seen[0] < t:
-                group_latest[device_id] = (t, value)
+            if (device.domain, metric) in self._group_metrics:
+                group_latest = self.latest[(device.domain, metric)]
+                seen = group_latest.get(device_id)
+                if seen is None or seen[0] < t:
+                    group_latest[device_id] = (t, value)
         for metric, events in by_metric.items():
-            for rule in self._by_metric.get((device.domain, metric), ()):
-                if rule.scope.admits(device_id, device.district):
-                    self._apply(rule, device_id, device, events, now, out)
-        for rule in self._absence.get(device.domain, ()):
-            if not rule.scope.admits(device_id, device.district):
-                continue
+            for rule in rules_by_metric.get(metric, ()):
+                self._apply(rule, device_id, device, events, now, out)
+        for rule in absence:
             events = by_metric.get(rule.metric, []) if rule.metric else []
             if rule.metric is None and newest is not None:
                 events = [Sample(newest, 0.0)]
@@ -187,9 +218,8 @@ class Book:
         out: list[Change] = []
         if device is None:
             return out
-        for rule in self._absence.get(device.domain, ()):
-            if rule.scope.admits(device_id, device.district):
-                self._apply(rule, device_id, device, [Status(time, online)], now, out)
+        for rule in self._rules_for(device)[1]:
+            self._apply(rule, device_id, device, [Status(time, online)], now, out)
         return out
 
     def tick(self, now: float) -> list[Change]:
@@ -200,17 +230,15 @@ class Book:
             rule = self.rules.get(key[0])
             if rule is not None and rule.kind != "group":
                 self._apply(rule, key[1], self.devices.get(key[1]), [], now, out)
-        for domain, rules in self._absence.items():
-            for rule in rules:
-                after = rule.params.after_s if isinstance(rule.params, AbsenceParams) else 0.0
-                for device_id, device in self.devices.items():
-                    if device.domain != domain:
-                        continue
-                    state = self.states.get((rule.id, device_id))
-                    if state is None or state.phase == "firing" or state.heard is None:
-                        continue
-                    if now - state.heard >= after:
-                        self._apply(rule, device_id, device, [], now, out)
+        states = self.states
+        for device_id, device in self.devices.items():
+            for rule in self._rules_for(device)[1]:
+                state = states.get((rule.id, device_id))
+                if state is None or state.phase == "firing" or state.heard is None:
+                    continue
+                assert isinstance(rule.params, AbsenceParams)
+                if now - state.heard >= rule.params.after_s:
+                    self._apply(rule, device_id, device, [], now, out)
         for rule in self._group:
             self._tick_group(rule, now, out)
         return out

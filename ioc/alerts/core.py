@@ -108,7 +108,23 @@ class Levels(NamedTuple):
         return x <= self.clear if self.op == ">" else x >= self.clear
 
 
+_LEVELS: dict[int, tuple[RuleSpec, Levels]] = {}
+
+
 def levels(rule: RuleSpec) -> Levels:
+    """The rule's levels, memoised per rule object (rules are not changed in place: an
+    edit is a new object), keeping the rule alive so that its ``id`` is not reused."""
+    hit = _LEVELS.get(id(rule))
+    if hit is not None and hit[0] is rule:
+        return hit[1]
+    if len(_LEVELS) > 100_000:
+        _LEVELS.clear()
+    lv = _levels(rule)
+    _LEVELS[id(rule)] = (rule, lv)
+    return lv
+
+
+def _levels(rule: RuleSpec) -> Levels:
     p = rule.params
     if isinstance(p, AnomalyParams):
         return Levels(">", p.z, p.clear_z, p.for_s, p.keep_firing_for_s)

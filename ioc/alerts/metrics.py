@@ -34,10 +34,11 @@ class EngineMetrics:
         )
         self.latency = Histogram(
             "ioc_alerts_latency_seconds",
-            "From a message's arrival to the commit of what it changed",
+            "From arrival to commit, for the oldest message of each evaluation round",
             registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
+        self.ticks = Counter("ioc_alerts_ticks", "Evaluations of time alone", registry=r)
         self.connected = Gauge("ioc_alerts_broker_connected", "1 when connected", registry=r)
 
     def value(self, name: str, **labels: str) -> float:

@@ -256,6 +256,7 @@ def test_critical_alert_reaches_every_configured_target(
                     "metric": "fridge_temp_c",
                     "severity": "critical",
                     "params": {"op": ">", "value": 8},
+                    "enabled": False,  # opened by hand below; no engine may use it
                 }
             ),
         )

@@ -127,10 +127,15 @@ def test_scenario_through_the_broker_and_database(
         )
 
     with (
-        running_engine(database_url, broker.url, alerts_domains=",".join(fleet.domains)) as engine,
+        running_engine(
+            database_url,
+            broker.url,
+            clock=lambda: clock[0],
+            alerts_domains=",".join(fleet.domains),
+            alerts_tick_s=0.01,
+        ) as engine,
         Publisher(broker.url) as pub,
     ):
-        engine.clock = lambda: clock[0]
         for _ in range(steps):
             clock[0] = sim.now.timestamp()
             messages = sim.step()
@@ -138,12 +143,13 @@ def test_scenario_through_the_broker_and_database(
                 pub.send(m.topic, m.payload, retain=m.retain, wait=False)
             sent += len(messages)
             wait_for(lambda n=sent: handled() >= n, timeout=20, interval=0.005)
-            engine.wait_idle()
+            ticks = engine.metrics.value("ioc_alerts_ticks_total")
+            wait_for(lambda n=ticks: engine.metrics.value("ioc_alerts_ticks_total") > n)
         ids = [d.device_id for d in fleet.devices]
         rows = db.execute(
             "SELECT rule_name, subject, state FROM alerts"
-            " WHERE device_id = ANY(%s) OR subject = ANY(%s)",
-            (ids, [f"district:{d}" for d in districts]),
+            " WHERE (device_id = ANY(%s) OR subject = ANY(%s)) AND rule_name = ANY(%s)",
+            (ids, [f"district:{d}" for d in districts], [r.name for r in default_rules()]),
         ).fetchall()
     expected = set()
     for e in scenario.expected_alerts():
