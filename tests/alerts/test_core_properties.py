@@ -142,3 +142,38 @@ def test_opened_at_most_once_per_excursion(rule: RuleSpec, stream: list[Sample])
     _, out = feed(rule, [[s] for s in stream])
     assert sum(t.action == "opened" for t in out) <= excursions
     assert sum(t.action == "resolved" for t in out) <= sum(s.value <= 7 for s in stream)
+
+
+ABSENCE = RuleSpec.model_validate(
+    {"name": "a", "kind": "absence", "domain": "health", "params": {"after_s": 300}}
+)
+
+
+@settings(max_examples=80)
+@given(st.lists(st.integers(1, 900), min_size=1, max_size=40))
+def test_absence_fires_once_per_silence_and_clears_on_data(gaps: list[int]) -> None:
+    # samples at the given gaps; the clock ticks every 10 s in between
+    times, t = [], 0
+    for gap in gaps:
+        t += gap
+        times.append(t)
+    sample_at = set(times)
+    state, out = State(heard=0.0, last_time=0.0), []
+    for now in sorted(sample_at | set(range(0, times[-1] + 1, 10))):
+        events = [Sample(float(now), 1.0)] if now in sample_at else []
+        state, new = evaluate(ABSENCE, state, events, float(now))
+        out += new
+    actions = [x.action for x in out]
+    assert actions == ["opened", "resolved"] * (len(actions) // 2) + ["opened"] * (len(actions) % 2)
+    # a silence is noticed at the first tick at least 300 s after the last sample,
+    # if that tick comes before the next sample
+    silences = sum(
+        1
+        for prev, nxt in zip([0, *times], times, strict=False)
+        if -(-(prev + 300) // 10) * 10 < nxt
+    )
+    assert sum(a == "opened" for a in actions) == silences
+    for x in out:
+        if x.action == "opened":
+            last = max(h for h in [0, *times] if h <= x.at)
+            assert x.at - last >= 300
