@@ -1,9 +1,21 @@
-"""``python -m ingest``: run the MQTT → TimescaleDB ingest service until SIGTERM/SIGINT."""
+"""``python -m ingest``: run the MQTT → TimescaleDB ingest service until SIGTERM/SIGINT.
+
+``--workers N`` runs N ingest processes under one supervisor, each a member of the same
+shared-subscription group with its own client id (``<id>-<n>``) and persistent session.
+paho parses MQTT in pure Python, so one process tops out at one core; workers are how
+one machine uses its cores, exactly as replicas on several machines would.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
+import time
 from types import FrameType
 
 import typer
@@ -13,17 +25,10 @@ from ioc import logs
 from ioc.config import Settings
 
 cli = typer.Typer(add_completion=False)
+log = logging.getLogger("ingest")
 
 
-@cli.command()
-def main(
-    metrics_port: int | None = typer.Option(
-        None, help="Prometheus /metrics port on 127.0.0.1 (0: off; default IOC_INGEST_METRICS_PORT)"
-    ),
-) -> None:
-    """Store every telemetry reading exactly once; dead-letter what is bad, with its reason."""
-    settings = Settings()
-    logs.configure(settings.log_level)
+def _run_one(settings: Settings, metrics_port: int | None) -> None:
     service = IngestService(settings, metrics_port=metrics_port)
     done = threading.Event()
 
@@ -35,6 +40,60 @@ def main(
     service.start()
     done.wait()
     service.stop()
+
+
+def _supervise(settings: Settings, workers: int, metrics_port: int | None) -> None:
+    """Start the workers, restart one that dies, pass SIGTERM on and wait for them."""
+    base_id = settings.ingest_client_id or f"ioc-ingest-{socket.gethostname()}"
+    base_port = settings.ingest_metrics_port if metrics_port is None else metrics_port
+    stopping = threading.Event()
+
+    def spawn(index: int) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "IOC_INGEST_CLIENT_ID": f"{base_id}-{index}",
+            "IOC_INGEST_METRICS_PORT": str(base_port + index if base_port else 0),
+        }
+        return subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    procs = {i: spawn(i) for i in range(workers)}
+    log.info("ingest workers started", extra={"workers": workers, "client_id": base_id})
+    while not stopping.wait(1.0):
+        for index, proc in list(procs.items()):
+            if proc.poll() is not None:
+                log.error(
+                    "ingest worker exited; restarting it",
+                    extra={"worker": index, "returncode": proc.returncode},
+                )
+                time.sleep(1.0)
+                procs[index] = spawn(index)
+    for proc in procs.values():
+        proc.send_signal(signal.SIGTERM)
+    for proc in procs.values():
+        proc.wait()
+
+
+@cli.command()
+def main(
+    workers: int = typer.Option(1, min=1, help="ingest processes sharing the subscription"),
+    metrics_port: int | None = typer.Option(
+        None,
+        help="Prometheus /metrics port on 127.0.0.1 (0: off; default"
+        " IOC_INGEST_METRICS_PORT); worker n listens on port + n",
+    ),
+) -> None:
+    """Store every telemetry reading exactly once; dead-letter what is bad, with its reason."""
+    settings = Settings()
+    logs.configure(settings.log_level)
+    if workers > 1:
+        _supervise(settings, workers, metrics_port)
+    else:
+        _run_one(settings, metrics_port)
 
 
 if __name__ == "__main__":

@@ -138,9 +138,11 @@ class IngestService:
             redelivered=bool(msg.dup),
             generation=self._generation,
         )
-        with self._wakeup:
-            self._queue.append(inbound)
-            self._wakeup.notify()
+        queue = self._queue
+        queue.append(inbound)  # deque.append is atomic; wake the writer only when it matters
+        if len(queue) == 1 or len(queue) >= self.settings.ingest_batch_messages:
+            with self._wakeup:
+                self._wakeup.notify()
 
     # ------------------------------------------------------------------ writer side
 

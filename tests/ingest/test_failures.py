@@ -91,7 +91,9 @@ def register(url: str, devices: list[str]) -> None:
         register_devices(conn, [NewDevice(d, "energy", district="D9") for d in devices])
 
 
-def ingest_process(database_url: str, mqtt_url: str, name: str) -> subprocess.Popen[bytes]:
+def ingest_process(
+    database_url: str, mqtt_url: str, name: str, *args: str
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "IOC_DATABASE_URL": database_url,
@@ -102,7 +104,7 @@ def ingest_process(database_url: str, mqtt_url: str, name: str) -> subprocess.Po
         "IOC_INGEST_BATCH_MESSAGES": "200",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "ingest"],
+        [sys.executable, "-m", "ingest", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -199,3 +201,24 @@ def test_broker_queues_for_an_offline_shared_subscriber_beyond_1000_and_across_r
     with running_ingest(database_url, fresh_broker.url, **ids):
         total = (stream.expected_rows,) * 3
         wait_for(lambda: stored(database_url, devices) == total, timeout=60)
+
+
+def test_worker_processes_share_the_stream_and_drain_on_sigterm(
+    database_url: str, fresh_broker: Broker, devices: list[str], unique: Callable[[str], str]
+) -> None:
+    register(database_url, devices)
+    name = unique("ingest-workers")
+    proc = ingest_process(database_url, fresh_broker.url, name, "--workers", "2")
+    try:
+        wait_for(
+            lambda: f"{name}-0" in fresh_broker.log() and f"{name}-1" in fresh_broker.log(),
+            timeout=30,
+        )
+        stream = Stream(fresh_broker.url, devices, messages=2000, rate=2000)
+        stream.run()
+        total = (stream.expected_rows,) * 3
+        wait_for(lambda: stored(database_url, devices) == total, timeout=60)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert proc.returncode == 0
