@@ -196,6 +196,12 @@ def _load(
     q.put((sent, time.perf_counter() - started))
 
 
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _handled(port: int) -> float:
     """Telemetry messages the engine subprocess has evaluated (its Prometheus counter)."""
     import httpx
@@ -207,7 +213,9 @@ def _handled(port: int) -> float:
     return 0.0
 
 
-def bench_end_to_end(rate: int, seconds: float, n_devices: int) -> dict[str, float]:
+def bench_end_to_end(
+    rate: int, seconds: float, n_devices: int, partitions: list[str]
+) -> dict[str, float]:
     import psycopg
 
     from ioc.alerts import store
@@ -219,7 +227,7 @@ def bench_end_to_end(rate: int, seconds: float, n_devices: int) -> dict[str, flo
     from tests.support.mqtt import Publisher
     from tests.support.services import wait_for
 
-    metrics_port = free_port()
+    ports = [free_port() for _ in partitions]
     probes = [f"probe-{i:03d}" for i in range(50)]
     load_ids = [(f"load-{d[:3]}-{i:05d}", d) for d in DOMAINS for i in range(n_devices // 4)]
     with (
@@ -245,14 +253,24 @@ def bench_end_to_end(rate: int, seconds: float, n_devices: int) -> dict[str, flo
                     }
                 ),
             )
-        env = {
-            **os.environ,
-            "IOC_DATABASE_URL": url,
-            "IOC_MQTT_URL": broker.url,
-            "IOC_ALERTS_METRICS_PORT": str(metrics_port),
-            "IOC_LOG_LEVEL": "WARNING",
-        }
-        engine = subprocess.Popen([sys.executable, "-m", "ioc", "alerts"], env=env, cwd=ROOT)
+        engines = []
+        for port, domains in zip(ports, partitions, strict=True):
+            env = {
+                **os.environ,
+                "IOC_DATABASE_URL": url,
+                "IOC_MQTT_URL": broker.url,
+                "IOC_ALERTS_METRICS_PORT": str(port),
+                "IOC_ALERTS_DOMAINS": domains,
+                "IOC_ALERTS_CLIENT_ID": f"bench-alerts-{port}",
+                "IOC_LOG_LEVEL": "WARNING",
+            }
+            engines.append(
+                subprocess.Popen([sys.executable, "-m", "ioc", "alerts"], env=env, cwd=ROOT)
+            )
+
+        def handled() -> float:
+            return sum(_handled(p) for p in ports)
+
         arrivals: dict[str, list[float]] = {}
         sent_at: dict[str, list[float]] = {p: [] for p in probes}
         listening = threading.Event()
@@ -311,6 +329,8 @@ def bench_end_to_end(rate: int, seconds: float, n_devices: int) -> dict[str, flo
                 loader = ctx.Process(target=_load, args=(broker.url, load_ids, rate, seconds, q))
                 loader.start()
                 time.sleep(1.0)  # let the load reach its rate
+                cpu_start = sum(_cpu_s(e.pid) for e in engines)
+                handled_start = handled()
                 high = {p: False for p in probes}
                 k = 0
                 started = time.perf_counter()
@@ -326,16 +346,19 @@ def bench_end_to_end(rate: int, seconds: float, n_devices: int) -> dict[str, flo
                     sent_at[p].append(time.perf_counter())
                     pub.send(telemetry_topic("health", p), body, qos=1, wait=False)
                     time.sleep(0.05)
-                handled_at_end = _handled(metrics_port)
+                handled_at_end = handled()
+                cpu_used = sum(_cpu_s(e.pid) for e in engines) - cpu_start
                 loader.join(seconds + 30)
                 load_sent, load_elapsed = q.get(timeout=10)
-                handled_before = _handled(metrics_port)
+                handled_before = handled()
                 time.sleep(3.0)  # stragglers
-                handled_after = _handled(metrics_port)
+                handled_after = handled()
         finally:
             stop.set()
-            engine.terminate()
-            engine.wait(30)
+            for engine in engines:
+                engine.terminate()
+            for engine in engines:
+                engine.wait(30)
             listener.join(5)
         collect()
         latencies = []
@@ -346,7 +369,10 @@ def bench_end_to_end(rate: int, seconds: float, n_devices: int) -> dict[str, flo
             latencies += [g - s for s, g in zip(times, got, strict=False)]
         latencies.sort()
         return {
-            "engine_msgs_per_s": handled_at_end / (seconds - 1),
+            "partitions": len(partitions),
+            "engine_msgs_per_s": (handled_at_end - handled_start) / (seconds - 2),
+            "engine_cpu_us_per_msg": 1e6 * cpu_used / max(1.0, handled_at_end - handled_start),
+            "loadavg": os.getloadavg()[0],
             "engine_backlog_at_end": max(0.0, load_sent - handled_before),
             "engine_drained_after": handled_after - handled_before,
             "probes": sum(len(v) for v in sent_at.values()),
@@ -370,6 +396,12 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000, help="e2e: load messages/s")
     parser.add_argument("--seconds", type=float, default=10.0, help="e2e: load duration")
     parser.add_argument("--load-devices", type=int, default=2000)
+    parser.add_argument(
+        "--partitions",
+        default="",
+        help='e2e: engine replicas by domain, e.g. "health,energy;traffic,agriculture"'
+        " (default: one engine for every domain)",
+    )
     args = parser.parse_args()
     if args.part in ("core", "all"):
         _instrument()
@@ -381,13 +413,20 @@ def main() -> None:
             f"baseline core.evaluate alone: {r['baseline_evaluate_per_s']:,.0f}/s"
         )
     if args.part in ("e2e", "all"):
-        r = bench_end_to_end(args.rate, args.seconds, args.load_devices)
+        r = bench_end_to_end(args.rate, args.seconds, args.load_devices, args.partitions.split(";"))
         print(
-            f"e2e: load {r['load_msgs_per_s']:,.0f} msg/s from {r['load_devices']} devices; "
-            f"{r['probes']} probes, {r['probes_without_alert']} without an alert; "
+            f"e2e ({r['partitions']} engine partition(s)): load "
+            f"{r['load_msgs_per_s']:,.0f} msg/s from {r['load_devices']} devices; "
+            f"{r['probes']} probes, {r['probes_without_alert']} without an alert by the end; "
             f"publish -> alert committed p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-            f"max {r['max_ms']:.1f} ms; engine evaluated {r['engine_msgs_per_s']:,.0f} msg/s "
-            f"during the load (backlog at its end: {r['engine_backlog_at_end']:,.0f} messages)"
+            f"max {r['max_ms']:.1f} ms"
+        )
+        print(
+            f"     engines evaluated {r['engine_msgs_per_s']:,.0f} msg/s during the load, "
+            f"{r['engine_cpu_us_per_msg']:.0f} µs of CPU per message "
+            f"(= {1e6 / r['engine_cpu_us_per_msg']:,.0f} msg/s per core); backlog at the end "
+            f"of the load: {r['engine_backlog_at_end']:,.0f} messages; machine load average "
+            f"{r['loadavg']:.1f} on {os.cpu_count()} cores"
         )
 
 

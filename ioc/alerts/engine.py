@@ -11,7 +11,9 @@ plain (non-shared) subscription to the telemetry and status of its domains
 (``IOC_ALERTS_DISTRICTS``). A shared subscription would spread one device's readings
 over replicas, and no replica could then judge ``for``, rate or anomaly rules; a plain
 subscription also receives the retained statuses (MQTT v5 does not send retained
-messages to shared subscriptions). Two replicas of the same partition both evaluate
+messages to shared subscriptions). A group rule over a whole domain needs a replica that
+holds the whole domain: partition such domains by domain only. Two replicas of the same
+partition both evaluate
 everything (hot standby): the database's one-open-alert index lets only one of them
 open an alert, only one resolve it, and only the winner's change is announced.
 
@@ -122,7 +124,10 @@ class AlertEngine:
         conn = self._db()
         signature = rules_signature(conn)
         if force or signature != self._signature:
-            self.book.set_rules(store.list_rules(conn, enabled=True))
+            domains = self.partition.domains
+            self.book.set_rules(
+                r for r in store.list_rules(conn, enabled=True) if r.domain in domains
+            )
             self._signature = signature
             log.info("rules loaded", extra={"rules": len(self.book.rules)})
         devices = load_devices(conn, self.partition)
@@ -134,7 +139,12 @@ class AlertEngine:
         """Rules, devices, open alerts, then recent values: the state before a restart."""
         self._reload(force=True)
         conn = self._db()
-        restored = self.book.restore(store.list_open(conn))
+        restored = self.book.restore(
+            a
+            for a in store.list_open(conn)
+            if self.partition.admits(a.domain, a.district or "")
+            or (a.device_id is None and a.domain in self.partition.domains)
+        )
         now = self.clock()
         since = datetime.fromtimestamp(now, UTC) - timedelta(
             seconds=self.settings.alerts_restore_window_s
@@ -287,6 +297,9 @@ class AlertEngine:
         self._stopping.set()
         self.client.disconnect()
         self.client.loop_stop()
+        # paho keeps a wake-up socket pair until the client is garbage-collected, and
+        # the engine and its client form a cycle: close them now, not in a finaliser
+        self.client._reset_sockets()
         with self._wakeup:
             self._wakeup.notify_all()
         if self._thread is not None:

@@ -334,3 +334,25 @@ def test_the_cli_service_runs_and_stops_on_sigterm(
     assert '"event": "alerts service running"' in err
     assert '"event": "alert engine stopped"' in err
     assert len(alerts_of(db, rule)) == 1
+
+
+def test_a_partition_evaluates_only_its_domains(
+    db: Conn, broker: Broker, database_url: str, fridge: str, unique: Callable[[str], str]
+) -> None:
+    rule = make_rule(db, unique("fridge warm"), [fridge], params={"op": ">", "value": 8})
+    topic = telemetry_topic("health", fridge)
+    with running_engine(database_url, broker.url, alerts_domains="energy,traffic") as other:
+        assert [t for t, _ in other.topics()] == [
+            "ioc/v1/energy/+/telemetry",
+            "ioc/v1/energy/+/status",
+            "ioc/v1/traffic/+/telemetry",
+            "ioc/v1/traffic/+/status",
+        ]
+        assert rule.id not in other.book.rules and fridge not in other.book.devices
+        with running_engine(database_url, broker.url, alerts_domains="health") as mine:
+            with Publisher(broker.url) as pub:
+                pub.send(topic, sample("fridge_temp_c", 9.0, now()))
+                [alert] = wait_for(lambda: alerts_of(db, rule))
+            mine.wait_idle()
+        assert alert.device_id == fridge
+        assert other.metrics.value("ioc_alerts_messages_received_total", channel="telemetry") == 0
