@@ -136,6 +136,16 @@ PARAMS: dict[str, type[BaseModel]] = {
 }
 
 
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 class RuleSpec(BaseModel):
     """A rule as written by an operator or shipped as a default (the API's request body)."""
 
@@ -193,6 +203,8 @@ class RuleSpec(BaseModel):
             raise ValueError(f"{self.metric!r} is not a {self.domain} metric (one of: {known})")
         if isinstance(self.params, GroupParams) and self.scope.devices:
             raise ValueError("a group rule is scoped by districts, not devices")
+        if _has_nul(self.model_dump()):  # PostgreSQL text cannot hold NUL
+            raise ValueError("text fields must not contain NUL characters")
         return self
 
 

@@ -21,7 +21,7 @@ from psycopg.types.json import Jsonb
 
 from ioc.alerts.models import Alert, AlertChange, AlertFilters, Page, Rule
 from ioc.alerts.rules import create_rule, delete_rule, get_rule, list_rules, update_rule
-from ioc.errors import Conflict, NotFound
+from ioc.errors import Conflict, InvalidPayload, NotFound
 from ioc.outbox.store import enqueue
 from ioc.storage import events
 from ioc.storage.db import Connection, translated
@@ -66,7 +66,9 @@ def _where(filters: AlertFilters) -> tuple[str, list[Any]]:
         args.append(filters.state)
     for column in ("domain", "severity", "district", "rule_id", "device_id"):
         value = getattr(filters, column)
-        if value is not None:
+        if isinstance(value, str) and "\x00" in value:
+            clauses.append("false")  # nothing stored can contain NUL (PostgreSQL text)
+        elif value is not None:
             clauses.append(f"{column} = %s")
             args.append(value)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
@@ -147,6 +149,8 @@ def _announce(
 def _change(
     conn: Connection, alert_id: int, action: str, who: str, note: str | None, at: datetime | None
 ) -> Alert:
+    if note is not None and "\x00" in note:
+        raise InvalidPayload("note must not contain NUL characters")
     allowed: tuple[str, ...]
     if action == "acknowledged":
         sets = "state = 'acknowledged', acknowledged_at = %s, acknowledged_by = %s"

@@ -59,6 +59,8 @@ def test_clear_defaults_to_the_trigger_level() -> None:
         ({"kind": "sometimes"}, "kind"),
         ({"colour": "red"}, "colour"),
         ({"kind": "anomaly", "params": {"z": 3, "clear_z": 4}}, "clear_z"),
+        ({"name": "nul\x00"}, "NUL"),
+        ({"sop": ["step\x00"]}, "NUL"),
         (
             {
                 "kind": "group",

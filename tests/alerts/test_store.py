@@ -14,7 +14,7 @@ import pytest
 from ioc.alerts import store
 from ioc.alerts.defaults import default_rules
 from ioc.alerts.models import AlertFilters, Page, Rule, RuleSpec
-from ioc.errors import Conflict, NotFound
+from ioc.errors import Conflict, InvalidPayload, NotFound
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 Conn = psycopg.Connection[tuple[object, ...]]
@@ -186,3 +186,13 @@ def test_deleting_a_rule_resolves_its_open_alerts(db: Conn, rule: Rule, unique: 
     alert = store.get_alert(db, opened.id)
     assert alert.state == "resolved" and alert.resolved_by == "admin"
     assert alert.history[-1].note == "rule deleted"
+
+
+def test_nul_characters_never_reach_the_database(db: Conn, rule: Rule, unique: Any) -> None:
+    assert store.list_alerts(db, AlertFilters(district="D\x00")) == []
+    assert store.count_alerts(db, AlertFilters(device_id="\x00")) == 0
+    opened = store.open_alert(db, rule, unique("f"), None, "D1", T0, 9.0)
+    assert opened is not None
+    with pytest.raises(InvalidPayload):
+        store.acknowledge(db, opened.id, "op", note="bad\x00note")
+    assert store.get_alert(db, opened.id).state == "firing"
