@@ -31,11 +31,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import start_http_server
 
-from ingest.batch import BatchPlan, Inbound, duplicate_letters, plan_batch
+from ingest.batch import BatchPlan, Inbound, dead_letter, duplicate_letters, plan_batch
 from ingest.metrics import IngestMetrics
 from ingest.registry_cache import RegistryCache
 from ioc.config import Settings
-from ioc.errors import Unavailable
+from ioc.errors import InvalidInput, IOCError, Unavailable
 from ioc.storage import events
 from ioc.storage.db import Connection, RetryableConflict, connect, translated
 from ioc.storage.maintenance import Maintenance
@@ -45,7 +45,7 @@ from ioc.storage.registry import apply_status
 from ioc.storage.rollups import RollupRefresher
 from ioc.telemetry.decoder import DecodePolicy
 from ioc.telemetry.topics import STATUS_FILTER, TELEMETRY_FILTER, shared
-from ioc.types import RejectReason
+from ioc.types import Rejection, RejectReason
 
 log = logging.getLogger("ingest")
 
@@ -72,6 +72,8 @@ class IngestService:
         self._wakeup = threading.Condition()
         self._stopping = threading.Event()
         self._abandon = threading.Event()
+        #: Set while the broker has confirmed our subscriptions: messages now reach us.
+        self.subscribed = threading.Event()
         self._generation = 0
         self._busy = False
         self._conn: Connection | None = None
@@ -99,6 +101,7 @@ class IngestService:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _connect_properties(self) -> Properties:
@@ -123,7 +126,16 @@ class IngestService:
             extra={"session_present": bool(flags.session_present), "group": group},
         )
 
+    def _on_subscribe(
+        self, _c: mqtt.Client, _u: Any, _mid: int, codes: list[ReasonCode], _p: Any
+    ) -> None:
+        if any(code.is_failure for code in codes):
+            log.error("broker refused the subscription", extra={"reasons": [str(c) for c in codes]})
+            return
+        self.subscribed.set()
+
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
+        self.subscribed.clear()
         self.metrics.connected.set(0)
         if not self._stopping.is_set():
             log.warning("disconnected from broker; reconnecting", extra={"reason": str(rc)})
@@ -240,6 +252,20 @@ class IngestService:
                 log.info(
                     "batch conflicted with another writer; retrying", extra={"error": str(exc)}
                 )
+            except InvalidInput as exc:
+                # The database refused the data itself (a gap in the decoder): store the
+                # other messages, keep the one that did it as a dead letter.
+                self.metrics.db_errors.inc()
+                log.error(
+                    "database refused a batch; isolating the message",
+                    extra={"error": str(exc), "messages": len(batch)},
+                )
+                if len(batch) == 1:
+                    self._refuse(batch[0], exc)
+                else:
+                    for msg in batch:
+                        self._process([msg])
+                return
             except Unavailable as exc:
                 self.metrics.db_errors.inc()
                 self._drop_connection()
@@ -256,6 +282,23 @@ class IngestService:
                 delay = min(delay * 2, 10.0)
         self._acknowledge(batch)
         self._account(batch, plan, outcome, started)
+
+    def _refuse(self, msg: Inbound, exc: InvalidInput) -> None:
+        """Dead-letter one message the database would not take, then acknowledge it."""
+        why = Rejection(RejectReason.INVALID_PAYLOAD, f"the database refused it: {exc.detail}")
+        letter = dead_letter(msg, None, RejectReason.INVALID_PAYLOAD, [why])
+        try:
+            conn = self._connection()
+            with translated(), conn.transaction():
+                ReadingWriter.write_dead_letters(conn, [letter])
+            self.metrics.dead_letters.inc()
+        except IOCError as again:
+            log.error(
+                "could not dead-letter the message either; dropping it",
+                extra={"error": str(again), "topic": msg.topic},
+            )
+        self.metrics.rejected.labels(RejectReason.INVALID_PAYLOAD.value).inc()
+        self._acknowledge([msg])
 
     def _acknowledge(self, batch: list[Inbound]) -> None:
         generation = self._generation

@@ -10,7 +10,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg_pool import ConnectionPool
 
-from ioc.errors import Conflict, IOCError, StorageUnavailable
+from ioc.errors import Conflict, InvalidPayload, IOCError, StorageUnavailable
 
 #: Rows come back as plain tuples; column types are the queries' business.
 Connection = psycopg.Connection[tuple[Any, ...]]
@@ -32,6 +32,8 @@ def translated() -> Iterator[None]:
         raise RetryableConflict(str(exc)) from exc
     except pg_errors.UniqueViolation as exc:
         raise Conflict(str(exc.diag.message_primary or exc)) from exc
+    except psycopg.DataError as exc:  # SQLSTATE class 22: the values themselves are wrong
+        raise InvalidPayload(str(exc.diag.message_primary or exc)) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError, pg_errors.AdminShutdown) as exc:
         raise StorageUnavailable(str(exc).strip() or type(exc).__name__) from exc
 

@@ -14,7 +14,7 @@ import pytest
 from paho.mqtt.client import topic_matches_sub
 
 from ingest.service import IngestService
-from ioc.storage.registry import NewDevice, decommission
+from ioc.storage.registry import NewDevice, decommission, register_devices
 from ioc.telemetry.payloads import format_timestamp
 from ioc.telemetry.topics import TELEMETRY_FILTER, status_topic, telemetry_topic
 from tests.support.broker import Broker
@@ -331,3 +331,46 @@ def test_out_of_order_samples_are_stored_and_counted(
     assert ingest.metrics.value("ioc_ingest_out_of_order_samples_total") - before == 3
     latest = db.execute("SELECT time FROM latest WHERE device_id = %s", (device,)).fetchone()
     assert latest is not None and abs((latest[0] - now).total_seconds()) < 0.001
+
+
+def test_a_message_the_database_refuses_is_isolated_and_dead_lettered(
+    fresh_database_url: str,
+    broker: Broker,
+    publisher: Publisher,
+    unique: Callable[[str], str],
+) -> None:
+    """Stands in for any gap in the decoder: the database itself refuses one message's data
+    (here a trigger raises a data exception, SQLSTATE class 22). The rest of the batch is
+    stored, that message is dead-lettered, and ingest keeps going."""
+    device = unique("meter")
+    with psycopg.connect(fresh_database_url) as conn:
+        register_devices(conn, [NewDevice(device, "energy")])
+        conn.execute(
+            "CREATE FUNCTION refuse_4242() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.value = 4242 THEN RAISE EXCEPTION 'refused' USING ERRCODE = '22023';"
+            " END IF; RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON readings FOR EACH ROW"
+            " EXECUTE FUNCTION refuse_4242()"
+        )
+    now = datetime.now(UTC) - timedelta(minutes=1)
+    with running_ingest(fresh_database_url, broker.url, ingest_batch_wait_ms=500) as ingest:
+        for i in range(10):
+            power = 4242 if i == 4 else 100 + i
+            publisher.send(
+                telemetry_topic("energy", device),
+                sample(now + timedelta(seconds=i), active_power_kw=power),
+                wait=False,
+            )
+        with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+            wait_for(
+                lambda: (
+                    count(conn, "SELECT count(*) FROM readings") == 9
+                    and count(conn, "SELECT count(*) FROM dead_letters") == 1
+                )
+            )
+            letter = conn.execute("SELECT reason, detail FROM dead_letters").fetchone()
+        assert letter is not None and letter[0] == "invalid_payload"
+        assert "refused" in letter[1]
+        assert ingest.metrics.value("ioc_ingest_readings_stored_total") == 9

@@ -43,7 +43,8 @@ def running_ingest(database_url: str, mqtt_url: str, **overrides: Any) -> Iterat
     overrides.setdefault("rollup_refresh_s", 0.3)
     service = IngestService(test_settings(database_url, mqtt_url, **overrides))
     service.start()
-    wait_for(lambda: service.metrics.value("ioc_ingest_broker_connected") == 1, timeout=10)
+    if not service.subscribed.wait(10):
+        raise TimeoutError("ingest did not subscribe within 10 s")
     try:
         yield service
     finally:
