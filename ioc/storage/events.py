@@ -21,6 +21,6 @@ def publish(conn: Connection, kind: str, payload: dict[str, Any]) -> int:
         "INSERT INTO events (kind, payload) VALUES (%s, %s) RETURNING id", (kind, Jsonb(payload))
     ).fetchone()
     assert row is not None
-    event_id = int(row[0])  # type: ignore[call-overload]
+    event_id = int(row[0])
     conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(event_id)))
     return event_id
