@@ -85,7 +85,8 @@ def _describe(r: Rejection) -> str:
     return where + r.detail
 
 
-def _device_of(topic: str) -> str | None:
+def device_of_topic(topic: str) -> str | None:
+    """The device id of a topic that may not parse, for filing its dead letters."""
     parts = topic.split("/")
     return parts[3] if len(parts) == 5 and topic.startswith(PREFIX + "/") else None
 
@@ -108,7 +109,10 @@ def plan_batch(
                 plan.rejected[exc.reason] += 1
                 plan.dead_letters.append(
                     dead_letter(
-                        msg, _device_of(msg.topic), exc.reason, [Rejection(exc.reason, exc.detail)]
+                        msg,
+                        device_of_topic(msg.topic),
+                        exc.reason,
+                        [Rejection(exc.reason, exc.detail)],
                     )
                 )
             continue
@@ -121,7 +125,7 @@ def plan_batch(
             plan.rejected[rejection.reason] += 1
         for reason, items in by_reason.items():
             plan.dead_letters.append(
-                dead_letter(msg, decoded.device_id or _device_of(msg.topic), reason, items)
+                dead_letter(msg, decoded.device_id or device_of_topic(msg.topic), reason, items)
             )
     plan.readings, plan.in_batch_duplicates = dedupe(plan.readings)
     return plan
@@ -144,6 +148,6 @@ def duplicate_letters(
             f"{count} reading(s) already stored for the same device, metric and time",
         )
         letters.append(
-            dead_letter(msg, _device_of(msg.topic), RejectReason.DUPLICATE, [why], count)
+            dead_letter(msg, device_of_topic(msg.topic), RejectReason.DUPLICATE, [why], count)
         )
     return letters, redelivered

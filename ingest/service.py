@@ -31,7 +31,14 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import start_http_server
 
-from ingest.batch import BatchPlan, Inbound, dead_letter, duplicate_letters, plan_batch
+from ingest.batch import (
+    BatchPlan,
+    Inbound,
+    dead_letter,
+    device_of_topic,
+    duplicate_letters,
+    plan_batch,
+)
 from ingest.metrics import IngestMetrics
 from ingest.registry_cache import RegistryCache
 from ioc.config import Settings
@@ -286,7 +293,7 @@ class IngestService:
     def _refuse(self, msg: Inbound, exc: InvalidInput) -> None:
         """Dead-letter one message the database would not take, then acknowledge it."""
         why = Rejection(RejectReason.INVALID_PAYLOAD, f"the database refused it: {exc.detail}")
-        letter = dead_letter(msg, None, RejectReason.INVALID_PAYLOAD, [why])
+        letter = dead_letter(msg, device_of_topic(msg.topic), RejectReason.INVALID_PAYLOAD, [why])
         try:
             conn = self._connection()
             with translated(), conn.transaction():

@@ -364,13 +364,23 @@ def test_a_message_the_database_refuses_is_isolated_and_dead_lettered(
                 wait=False,
             )
         with psycopg.connect(fresh_database_url, autocommit=True) as conn:
-            wait_for(
-                lambda: (
-                    count(conn, "SELECT count(*) FROM readings") == 9
-                    and count(conn, "SELECT count(*) FROM dead_letters") == 1
+
+            def state() -> tuple[int, int]:
+                return (
+                    count(conn, "SELECT count(*) FROM readings WHERE device_id = %s", device),
+                    count(conn, "SELECT count(*) FROM dead_letters WHERE device_id = %s", device),
                 )
-            )
-            letter = conn.execute("SELECT reason, detail FROM dead_letters").fetchone()
+
+            try:
+                wait_for(lambda: state() == (9, 1))
+            except TimeoutError:
+                raise AssertionError(
+                    f"(readings, dead letters) = {state()}; letters:"
+                    f" {conn.execute('SELECT reason, detail FROM dead_letters').fetchall()}"
+                ) from None
+            letter = conn.execute(
+                "SELECT reason, detail FROM dead_letters WHERE device_id = %s", (device,)
+            ).fetchone()
         assert letter is not None and letter[0] == "invalid_payload"
         assert "refused" in letter[1]
         assert ingest.metrics.value("ioc_ingest_readings_stored_total") == 9
