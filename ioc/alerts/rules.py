@@ -111,12 +111,13 @@ def delete_rule(conn: Connection, rule_id: int, who: str = "api") -> None:
         ).fetchone()
         if row is None:
             raise NotFound(f"rule {rule_id} does not exist")
-        subjects = conn.execute(
-            "SELECT subject FROM alerts WHERE rule_id = %s AND state <> 'resolved'", (rule_id,)
+        open_alerts = conn.execute(
+            "SELECT subject, greatest(started_at, now()) FROM alerts"
+            " WHERE rule_id = %s AND state <> 'resolved'",
+            (rule_id,),
         ).fetchall()
-        now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
-        for (subject,) in subjects:
-            resolve_open(conn, rule_id, str(subject), now, None, by=who, note="rule deleted")
+        for subject, at in open_alerts:
+            resolve_open(conn, rule_id, str(subject), at, None, by=who, note="rule deleted")
 
 
 def insert_rules(conn: Connection, specs: Sequence[RuleSpec]) -> list[Rule]:

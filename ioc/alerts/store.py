@@ -204,12 +204,18 @@ def open_alert(
     """Open an alert unless one is open for (rule, subject); None when one was.
 
     Safe under any concurrency: the partial unique index decides, not a prior SELECT.
+    Nor does it open one for a moment an alert already covered and that has since been
+    resolved: a replica that lags behind its twin must not reopen an episode the twin
+    has already seen end.
     """
     with translated(), conn.transaction():
         row = conn.execute(
             f"""INSERT INTO alerts (rule_id, rule_name, subject, device_id, domain, district,
                                     metric, severity, state, started_at, value, labels, sop)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 'firing', %s, %s, %s, %s)
+                SELECT %s, %s, %s, %s, %s, %s, %s, %s, 'firing', %s, %s, %s, %s
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM alerts WHERE rule_id = %s AND subject = %s
+                      AND state = 'resolved' AND started_at <= %s AND resolved_at >= %s)
                 ON CONFLICT (rule_id, subject) WHERE state <> 'resolved' DO NOTHING
                 RETURNING {_COLUMNS}""",
             (
@@ -225,6 +231,10 @@ def open_alert(
                 value,
                 Jsonb(rule.labels),
                 Jsonb(rule.sop),
+                rule.id,
+                subject,
+                at,
+                at,
             ),
         ).fetchone()
         if row is None:
@@ -243,14 +253,15 @@ def resolve_open(
     by: str = ENGINE,
     note: str | None = None,
 ) -> Alert | None:
-    """Resolve the open alert of (rule, subject), if any: the condition cleared."""
+    """Resolve the open alert of (rule, subject), if any: the condition cleared at
+    ``at``. An alert opened after ``at`` (by a replica further ahead) is left alone."""
     with translated(), conn.transaction():
         row = conn.execute(
             f"""UPDATE alerts SET state = 'resolved', resolved_at = greatest(%s, started_at),
                                   resolved_by = %s
-                WHERE rule_id = %s AND subject = %s AND state <> 'resolved'
+                WHERE rule_id = %s AND subject = %s AND state <> 'resolved' AND started_at <= %s
                 RETURNING {_COLUMNS}""",
-            (at, by, rule_id, subject),
+            (at, by, rule_id, subject, at),
         ).fetchone()
         if row is None:
             return None

@@ -196,3 +196,22 @@ def test_nul_characters_never_reach_the_database(db: Conn, rule: Rule, unique: A
     with pytest.raises(InvalidPayload):
         store.acknowledge(db, opened.id, "op", note="bad\x00note")
     assert store.get_alert(db, opened.id).state == "firing"
+
+
+def test_a_lagging_replica_neither_reopens_nor_resolves_the_wrong_episode(
+    db: Conn, rule: Rule, unique: Any
+) -> None:
+    device = unique("fridge")
+    t = [T0 + timedelta(seconds=i) for i in range(10)]
+    # the replica ahead: opened at t1, resolved at t5, opened again at t8
+    first = store.open_alert(db, rule, device, device, "D1", t[1], 9.0)
+    assert first is not None
+    assert store.resolve_open(db, rule.id, device, t[5], 7.0) is not None
+    second = store.open_alert(db, rule, device, device, "D1", t[8], 9.5)
+    assert second is not None
+    # the replica behind replays the same transitions
+    assert store.open_alert(db, rule, device, device, "D1", t[1], 9.0) is None
+    assert store.resolve_open(db, rule.id, device, t[5], 7.0) is None  # not the t8 one
+    assert store.get_alert(db, second.id).state == "firing"
+    assert store.open_alert(db, rule, device, device, "D1", t[8], 9.5) is None
+    assert len(store.list_alerts(db, AlertFilters(rule_id=rule.id, device_id=device))) == 2
