@@ -133,6 +133,10 @@ start_mosquitto() {
   mv "$dir/mosquitto.conf.new" "$dir/mosquitto.conf"
   if [ $running -eq 1 ]; then
     log "Mosquitto already running on 127.0.0.1:$MQTT_PORT"
+  elif (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null; then
+    # Another checkout's instance (or another broker) already serves this port: use it.
+    # The tests start private brokers of their own and do not depend on this one.
+    log "something already listens on 127.0.0.1:$MQTT_PORT; leaving it as it is"
   else
     mosquitto -d -c "$dir/mosquitto.conf"
     log "Mosquitto started on 127.0.0.1:$MQTT_PORT (state in $dir)"
