@@ -45,11 +45,10 @@ from ioc.config import Settings
 from ioc.errors import InvalidInput, IOCError, Unavailable
 from ioc.storage import events
 from ioc.storage.db import Connection, RetryableConflict, connect, translated
-from ioc.storage.maintenance import Maintenance
+from ioc.storage.housekeeping import Housekeeping
 from ioc.storage.migrate import migrate
 from ioc.storage.readings import ReadingWriter
 from ioc.storage.registry import apply_status
-from ioc.storage.rollups import RollupRefresher
 from ioc.telemetry.decoder import DecodePolicy
 from ioc.telemetry.topics import STATUS_FILTER, TELEMETRY_FILTER, shared
 from ioc.types import Rejection, RejectReason
@@ -87,8 +86,7 @@ class IngestService:
         self._writer: ReadingWriter | None = None
         self._thread: threading.Thread | None = None
         self._last_seen: dict[str, datetime] = {}
-        self._maintenance = Maintenance(settings)
-        self._rollups = RollupRefresher(settings.database_url, settings.rollup_refresh_s)
+        self._housekeeping = Housekeeping(settings)
         self.client = self._make_client()
 
     # ------------------------------------------------------------------ MQTT side
@@ -356,15 +354,6 @@ class IngestService:
                 continue
             if self._stopping.is_set():
                 return
-            self._maintenance.maybe_run(self._connection_or_none)
-
-    def _connection_or_none(self) -> Connection | None:
-        try:
-            return self._connection()
-        except Unavailable:
-            return None
-
-    # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
         """Migrate, connect, and run in background threads; returns at once."""
@@ -382,7 +371,7 @@ class IngestService:
         self.client.loop_start()
         self._thread = threading.Thread(target=self._run_writer, name="ingest-writer", daemon=True)
         self._thread.start()
-        self._rollups.start()
+        self._housekeeping.start()
         log.info(
             "ingest started",
             extra={
@@ -423,7 +412,7 @@ class IngestService:
             self._thread.join(timeout)
         self.client.disconnect()
         self.client.loop_stop()
-        self._rollups.stop()
+        self._housekeeping.stop()
         self._drop_connection()
         log.info(
             "ingest stopped",

@@ -1,10 +1,10 @@
 """Retention, where the database does not enforce it itself.
 
 With TimescaleDB's policy scheduler (full edition) retention policies are installed and
-the database runs them. Otherwise (Apache edition, plain PostgreSQL) a service calls
-:meth:`Maintenance.maybe_run` from its idle loop; a cluster-wide advisory lock makes sure
-only one replica does the work, ``drop_chunks`` on hypertables, ``DELETE`` on plain
-tables.
+the database runs them. Otherwise (Apache edition, plain PostgreSQL) ingest's
+housekeeping thread (:mod:`ioc.storage.housekeeping`) calls :meth:`Maintenance.maybe_run`;
+a cluster-wide advisory lock makes sure only one replica does the work: ``drop_chunks``
+on hypertables, ``DELETE`` on plain tables.
 """
 
 from __future__ import annotations

@@ -9,14 +9,9 @@ once. A cluster-wide advisory lock lets one replica refresh at a time.
 
 from __future__ import annotations
 
-import logging
-import threading
 from datetime import datetime
 
-from ioc.errors import Unavailable
-from ioc.storage.db import Connection, connect, translated
-
-log = logging.getLogger("ioc.rollups")
+from ioc.storage.db import Connection, translated
 
 _LOCK_KEY = 0x10C_2011  # "IOC rollups"
 
@@ -83,41 +78,3 @@ def refresh(conn: Connection) -> tuple[int, int] | None:
         minutes = conn.execute(_MINUTES, params).rowcount
         hours = conn.execute(_HOURS, params).rowcount
     return minutes, hours
-
-
-class RollupRefresher:
-    """Refreshes every ``interval_s`` in a thread of its own, with its own connection."""
-
-    def __init__(self, database_url: str, interval_s: float) -> None:
-        self.database_url = database_url
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="rollup-refresher", daemon=True)
-        self._conn: Connection | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.run_once()
-        self.run_once()  # what the last batches invalidated
-        if self._conn is not None:
-            self._conn.close()
-
-    def run_once(self) -> None:
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = connect(self.database_url, application_name="ioc-rollups")
-            written = refresh(self._conn)
-            if written and any(written):
-                log.debug("rollups refreshed", extra={"minute": written[0], "hour": written[1]})
-        except Unavailable as exc:
-            log.warning("rollup refresh postponed: database unavailable", extra={"error": str(exc)})
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = None
