@@ -95,6 +95,18 @@ class Page(BaseModel, Generic[T]):
     offset: int
     next_offset: int | None
 
+    @classmethod
+    def of(cls, items: list[T], total: int, limit: int, offset: int) -> Page[T]:
+        """A page, with ``next_offset`` derived (None on the last page)."""
+        following = offset + limit
+        return cls(
+            items=items,
+            total=total,
+            limit=limit,
+            offset=offset,
+            next_offset=following if following < total else None,
+        )
+
 
 class LatestValue(BaseModel):
     model_config = ConfigDict(

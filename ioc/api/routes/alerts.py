@@ -46,13 +46,7 @@ def list_alerts(
     with db.connect() as conn:
         items = store.list_alerts(conn, filters, AlertPage(limit=limit, offset=offset))
         total = store.count_alerts(conn, filters)
-    return Page[Alert](
-        items=items,
-        total=total,
-        limit=limit,
-        offset=offset,
-        next_offset=offset + limit if offset + limit < total else None,
-    )
+    return Page[Alert].of(items, total, limit, offset)
 
 
 @router.get(

@@ -94,13 +94,7 @@ def list_devices(
         rows, total = store.list_devices(
             conn, store.DeviceFilter(domain, district, decommissioned), limit=limit, offset=offset
         )
-    return Page[Device](
-        items=[Device(**r) for r in rows],
-        total=total,
-        limit=limit,
-        offset=offset,
-        next_offset=offset + limit if offset + limit < total else None,
-    )
+    return Page[Device].of([Device(**r) for r in rows], total, limit, offset)
 
 
 @router.get(
