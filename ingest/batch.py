@@ -53,7 +53,6 @@ class BatchPlan:
     rejected: dict[RejectReason, int] = field(default_factory=lambda: defaultdict(int))
     telemetry: int = 0
     status: int = 0
-    ignored: int = 0
     #: readings dropped as in-batch duplicates, per message index
     in_batch_duplicates: dict[int, int] = field(default_factory=dict)
 
@@ -99,7 +98,6 @@ def plan_batch(
         if msg.topic.endswith("/status"):
             plan.status += 1
             if not msg.payload:  # a retained status being cleared: nothing to record
-                plan.ignored += 1
                 continue
             try:
                 plan.statuses.append(

@@ -82,7 +82,6 @@ class ReadingWriter:
     """Writes batches through one connection; knows whether it keeps the rollups."""
 
     def __init__(self, maintain_rollups: bool) -> None:
-        self.maintain_rollups = maintain_rollups
         self._move = _move_statement(maintain_rollups)
 
     @staticmethod
