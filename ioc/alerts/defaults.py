@@ -1,13 +1,17 @@
-"""The default rule set per domain, shipped as data (``defaults.toml``)."""
+"""The default rule set per domain: what the shipped migrations seed.
+
+Levels sit between the catalog's typical and physical ranges: past the normal life of a
+city, well short of a broken sensor. The rows are the data migration 12 owns
+(``ioc/storage/migrations/m0012_default_rules.json``), read here as validated
+:class:`~ioc.alerts.models.RuleSpec` so tests and scenarios check against exactly what a
+new center starts with. New defaults ship as a new migration with its own data.
+"""
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
-
 from ioc.alerts.models import RuleSpec
+from ioc.storage.migrations import m0012_default_rules
 
 
 def default_rules() -> list[RuleSpec]:
-    text = resources.files(__package__).joinpath("defaults.toml").read_text("utf-8")
-    return [RuleSpec.model_validate(r) for r in tomllib.loads(text)["rule"]]
+    return [RuleSpec.model_validate(r) for r in m0012_default_rules.rules()]
