@@ -22,6 +22,7 @@ import typer
 
 from ingest.service import IngestService
 from ioc import logs
+from ioc.background import Failures
 from ioc.config import Settings
 
 cli = typer.Typer(add_completion=False)
@@ -29,8 +30,11 @@ log = logging.getLogger("ingest")
 
 
 def _run_one(settings: Settings, metrics_port: int | None) -> None:
-    service = IngestService(settings, metrics_port=metrics_port)
+    """Run until SIGTERM/SIGINT; exit 1 when a worker thread died, so that the
+    supervisor (compose ``restart:``, systemd ``Restart=``) starts a whole one again."""
     done = threading.Event()
+    failures = Failures(done)
+    service = IngestService(settings, metrics_port=metrics_port, on_fatal=failures)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         done.set()
@@ -40,6 +44,9 @@ def _run_one(settings: Settings, metrics_port: int | None) -> None:
     service.start()
     done.wait()
     service.stop()
+    if failures.first is not None:
+        log.critical("ingest exits: a worker thread died", extra={"worker": failures.first[0]})
+        raise typer.Exit(1)
 
 
 def _supervise(settings: Settings, workers: int, metrics_port: int | None) -> None:

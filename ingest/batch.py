@@ -3,6 +3,10 @@
 Telemetry is decoded message by message; readings are de-duplicated across the batch
 (the first copy wins, later copies become ``duplicate`` dead letters); rejections are
 grouped into one dead-letter row per message and reason, with the raw payload capped.
+
+One message can never stop the batch: should decoding it raise anything at all (a gap
+in the decoder), that message alone becomes an ``invalid_payload`` dead letter saying
+so, and the others go on.
 """
 
 from __future__ import annotations
@@ -10,9 +14,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from ioc.errors import InvalidInput
+from ioc.mqtt.types import Delivery
 from ioc.storage.readings import DeadLetter, dedupe
 from ioc.telemetry.decoder import (
     DecodePolicy,
@@ -29,19 +33,8 @@ PAYLOAD_CAP = 4096
 _MAX_DETAILS = 5
 
 
-@dataclass(frozen=True, slots=True)
-class Inbound:
-    """One message as the MQTT thread handed it over."""
-
-    topic: str
-    payload: bytes
-    received_at: datetime
-    mid: int = 0
-    qos: int = 1
-    #: The broker re-sent it (after our reconnect): duplicates are then our own doing.
-    redelivered: bool = False
-    #: The connection it arrived on; an ack is only valid on that same connection.
-    generation: int = 0
+#: One message as the MQTT consumer handed it over.
+Inbound = Delivery
 
 
 @dataclass(slots=True)
@@ -95,38 +88,57 @@ def plan_batch(
 ) -> BatchPlan:
     plan = BatchPlan()
     for index, msg in enumerate(messages):
-        if msg.topic.endswith("/status"):
-            plan.status += 1
-            if not msg.payload:  # a retained status being cleared: nothing to record
-                continue
-            try:
-                plan.statuses.append(
-                    decode_status(msg.topic, msg.payload, msg.received_at, devices)
-                )
-            except InvalidInput as exc:
-                plan.rejected[exc.reason] += 1
-                plan.dead_letters.append(
-                    dead_letter(
-                        msg,
-                        device_of_topic(msg.topic),
-                        exc.reason,
-                        [Rejection(exc.reason, exc.detail)],
-                    )
-                )
-            continue
-        plan.telemetry += 1
-        decoded = decode_telemetry(msg.topic, msg.payload, msg.received_at, devices, policy)
-        plan.readings.extend((reading, index) for reading in decoded.readings)
-        by_reason: dict[RejectReason, list[Rejection]] = defaultdict(list)
-        for rejection in decoded.rejections:
-            by_reason[rejection.reason].append(rejection)
-            plan.rejected[rejection.reason] += 1
-        for reason, items in by_reason.items():
+        try:
+            _plan_message(plan, index, msg, devices, policy)
+        except Exception as exc:  # a decoder bug must cost one message, not the service
+            why = Rejection(
+                RejectReason.INVALID_PAYLOAD,
+                f"the decoder failed on it: {type(exc).__name__}: {str(exc)[:200]}",
+            )
+            plan.rejected[RejectReason.INVALID_PAYLOAD] += 1
             plan.dead_letters.append(
-                dead_letter(msg, decoded.device_id or device_of_topic(msg.topic), reason, items)
+                dead_letter(msg, device_of_topic(msg.topic), RejectReason.INVALID_PAYLOAD, [why])
             )
     plan.readings, plan.in_batch_duplicates = dedupe(plan.readings)
     return plan
+
+
+def _plan_message(
+    plan: BatchPlan, index: int, msg: Inbound, devices: DeviceLookup, policy: DecodePolicy
+) -> None:
+    """Add one message's readings, status or dead letters to the plan; all or nothing
+    (everything is decoded before the plan is touched)."""
+    if msg.topic.endswith("/status"):
+        if not msg.payload:  # a retained status being cleared: nothing to record
+            plan.status += 1
+            return
+        try:
+            update = decode_status(msg.topic, msg.payload, msg.received_at, devices)
+        except InvalidInput as exc:
+            plan.status += 1
+            plan.rejected[exc.reason] += 1
+            plan.dead_letters.append(
+                dead_letter(
+                    msg, device_of_topic(msg.topic), exc.reason, [Rejection(exc.reason, exc.detail)]
+                )
+            )
+            return
+        plan.status += 1
+        plan.statuses.append(update)
+        return
+    decoded = decode_telemetry(msg.topic, msg.payload, msg.received_at, devices, policy)
+    by_reason: dict[RejectReason, list[Rejection]] = defaultdict(list)
+    for rejection in decoded.rejections:
+        by_reason[rejection.reason].append(rejection)
+    letters = [
+        dead_letter(msg, decoded.device_id or device_of_topic(msg.topic), reason, items)
+        for reason, items in by_reason.items()
+    ]
+    plan.telemetry += 1
+    plan.readings.extend((reading, index) for reading in decoded.readings)
+    for reason, items in by_reason.items():
+        plan.rejected[reason] += len(items)
+    plan.dead_letters.extend(letters)
 
 
 def duplicate_letters(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from ioc.background import WorkerMetrics
+
 
 class IngestMetrics:
     def __init__(self) -> None:
@@ -60,6 +62,8 @@ class IngestMetrics:
         self.connected = Gauge(
             "ioc_ingest_broker_connected", "1 while connected to the broker", registry=r
         )
+        #: worker threads alive, dependency outages and retry attempts
+        self.workers = WorkerMetrics(r)
 
     def value(self, name: str, **labels: str) -> float:
         """Current value of a sample (``name`` with its ``_total`` suffix for counters)."""

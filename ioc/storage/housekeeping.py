@@ -3,15 +3,16 @@ refreshing the rollups the database does not maintain itself, and enforcing rete
 where it has no policies. Both take cluster-wide advisory locks, so any number of
 replicas may run this; one does the work at a time.
 
-It runs in its own thread so that neither job waits for an idle moment of the service
-(a busy city never gives ingest one) nor holds up its batches.
+It runs as its own :class:`~ioc.background.Worker` so that neither job waits for an idle
+moment of the service (a busy city never gives ingest one) nor holds up its batches; a
+database outage is logged once when it starts and once when it ends.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 
+from ioc.background import Backoff, Fatal, Worker, WorkerMetrics
 from ioc.config import Settings
 from ioc.errors import Unavailable
 from ioc.storage.db import Connection, connect
@@ -22,52 +23,78 @@ log = logging.getLogger("ioc.housekeeping")
 
 
 class Housekeeping:
-    def __init__(self, settings: Settings, retention_first_after_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        retention_first_after_s: float = 60.0,
+        *,
+        metrics: WorkerMetrics | None = None,
+        on_fatal: Fatal | None = None,
+    ) -> None:
         self.settings = settings
         self.interval_s = settings.rollup_refresh_s
         self._retention = Maintenance(settings, first_after_s=retention_first_after_s)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
         self._conn: Connection | None = None
+        self._first = True
+        self.worker = Worker(
+            "housekeeping",
+            self._step,
+            log=log,
+            metrics=metrics,
+            backoff=Backoff(base_s=1.0, cap_s=max(self.interval_s, 1.0)),
+            on_fatal=on_fatal,
+            final=self._final,
+        )
 
     def start(self) -> None:
-        self._thread.start()
+        self.worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
+        self.worker.stop(30)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.run_once()
+    def _step(self) -> float:
+        if self._first:  # the first round after an interval, as before
+            self._first = False
+            return self.interval_s
+        self.round()
+        return self.interval_s
+
+    def _final(self) -> None:
         self.run_once()  # what the last batches invalidated
         self.stop_connection()
 
     def stop_connection(self) -> None:
-        """Close the connection (the thread does this itself when stopped)."""
+        """Close the connection (the worker does this itself when stopped)."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    def _connection(self) -> Connection | None:
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.settings.database_url, application_name="ioc-upkeep")
+        return self._conn
+
+    def _maybe_connection(self) -> Connection | None:
         try:
-            if self._conn is None or self._conn.closed:
-                self._conn = connect(self.settings.database_url, application_name="ioc-upkeep")
-            return self._conn
+            return self._connection()
         except Unavailable:
             return None
 
-    def run_once(self) -> None:
+    def round(self) -> None:
+        """Refresh, then retention when due; Unavailable when the database is down."""
         conn = self._connection()
-        if conn is None:
-            return
         try:
             written = refresh(conn)
-            if written and any(written):
-                log.debug("rollups refreshed", extra={"minute": written[0], "hour": written[1]})
+        except Unavailable:
+            self.stop_connection()
+            raise
+        if written and any(written):
+            log.debug("rollups refreshed", extra={"minute": written[0], "hour": written[1]})
+        self._retention.maybe_run(self._maybe_connection)
+
+    def run_once(self) -> None:
+        """One round now; an outage postpones it (logged by the worker, not here)."""
+        try:
+            self.round()
         except Unavailable as exc:
-            log.warning("rollup refresh postponed: database unavailable", extra={"error": str(exc)})
-            conn.close()
-            self._conn = None
-            return
-        self._retention.maybe_run(self._connection)
+            log.info("housekeeping round postponed", extra={"error": str(exc)})

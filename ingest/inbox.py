@@ -1,0 +1,75 @@
+"""The hand-over between the MQTT thread and the writer: a queue taken in batches.
+
+The MQTT side only appends (``deque.append`` is atomic) and wakes the writer when it
+matters; the writer takes a batch by size or by time. Memory is bounded by the broker's
+Receive Maximum, not here: nothing unacknowledged is ever more than that.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+from ioc.mqtt.types import Delivery
+
+
+class Inbox:
+    def __init__(self, batch_messages: int, batch_wait_s: float) -> None:
+        self.batch_messages = batch_messages
+        self.batch_wait_s = batch_wait_s
+        self._queue: deque[Delivery] = deque()
+        self._wakeup = threading.Condition()
+        self._busy = False
+        self.closing = threading.Event()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def put(self, delivery: Delivery) -> None:
+        queue = self._queue
+        queue.append(delivery)
+        if len(queue) == 1 or len(queue) >= self.batch_messages:
+            with self._wakeup:
+                self._wakeup.notify()
+
+    def take(self, idle_wait_s: float = 0.25) -> list[Delivery]:
+        """Wait for a first message, then up to ``batch_wait_s`` more for a full batch;
+        the batch is "busy" until :meth:`done`."""
+        limit = self.batch_messages
+        with self._wakeup:
+            if not self._queue:
+                self._wakeup.wait(timeout=idle_wait_s)
+            if not self._queue:
+                return []
+            deadline = time.monotonic() + self.batch_wait_s
+            while len(self._queue) < limit and not self.closing.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._wakeup.wait(timeout=remaining)
+            n = min(limit, len(self._queue))
+            self._busy = True
+            return [self._queue.popleft() for _ in range(n)]
+
+    def done(self) -> None:
+        with self._wakeup:
+            self._busy = False
+            self._wakeup.notify_all()
+
+    def close(self) -> None:
+        """Stop waiting for full batches (shutdown)."""
+        self.closing.set()
+        with self._wakeup:
+            self._wakeup.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """True once nothing is queued or being written."""
+        deadline = time.monotonic() + timeout
+        with self._wakeup:
+            while self._queue or self._busy:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._wakeup.wait(timeout=min(remaining, 0.05))
+        return True
