@@ -1,3 +1,5 @@
-from ioc.cli import app
+import sys
 
-app()
+from ioc.cli import main
+
+sys.exit(main(prog="python -m ioc"))

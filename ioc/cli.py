@@ -1,17 +1,22 @@
-"""``python -m ioc``: the operations center's commands.
+"""``ioc`` / ``python -m ioc``: the operations center's commands.
 
 Each command builds :class:`~ioc.config.Settings` once from the environment and passes
-it down. Service commands live next to their service and register here.
+it down. Service commands live next to their service and register here. Errors a person
+can fix are one line on stderr and exit code 2 (:mod:`ioc.console`).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import typer
 
 from ioc import logs
-from ioc.config import Settings
+from ioc.broker_admin.cli import app as broker_app
+from ioc.config import Settings, load_settings
+from ioc.console import DEBUG_HELP, run_app, version_option
+from ioc.security.cli import app as keys_app
 
 app = typer.Typer(
     name="ioc",
@@ -19,15 +24,20 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(keys_app, name="keys")
+app.add_typer(broker_app, name="broker")
 
 
 @app.callback()
-def main() -> None:
+def root(
+    version: bool = version_option("ioc"),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+) -> None:
     """Intelligent Operations Center."""
 
 
 def settings() -> Settings:
-    s = Settings()
+    s = load_settings()
     logs.configure(s.log_level)
     return s
 
@@ -47,7 +57,7 @@ def migrate() -> None:
 @app.command()
 def api(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
-    port: int = typer.Option(8000, help="port to listen on"),
+    port: int = typer.Option(8000, min=1, max=65535, help="port to listen on"),
 ) -> None:
     """The operations center API (HTTP)."""
     import uvicorn
@@ -66,12 +76,6 @@ def alerts() -> None:
     run(settings())
 
 
-def _register_subcommands() -> None:
-    from ioc.broker_admin.cli import app as broker_app
-    from ioc.security.cli import app as keys_app
-
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(broker_app, name="broker")
-
-
-_register_subcommands()
+def main(argv: Sequence[str] | None = None, prog: str = "ioc") -> int:
+    """The ``ioc`` console script: run a command, return its exit code."""
+    return run_app(app, prog, argv)

@@ -7,10 +7,25 @@ environment anywhere else, so tests can hand in whatever they need.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from typing import Any
+from urllib.parse import SplitResult, unquote, urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ioc.errors import IOCError
+
+ENV_PREFIX = "IOC_"
+#: Secrets (API keys, shared secrets, tokens) shorter than this are refused when set.
+MIN_SECRET_CHARS = 16
+#: Passwords inside service URLs (database, broker) shorter than this are refused.
+MIN_URL_PASSWORD_CHARS = 8
+#: What .env.example and the docs put where a secret belongs.
+_PLACEHOLDERS = ("change-me", "changeme", "change_me")
+
+
+class InvalidSettings(IOCError):
+    """A setting from the environment is unusable; the message names its variable."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,17 +36,54 @@ class MqttEndpoint:
     password: str | None
 
 
+def redact_url(url: str) -> str:
+    """The URL with its password replaced by ``***``, fit for an error message."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    return parts._replace(netloc=f"{parts.username}:***@{netloc}").geturl()
+
+
+def _port(parts: SplitResult, default: int) -> int:
+    try:
+        return parts.port or default
+    except ValueError:  # not a number, or outside 0-65535
+        raise ValueError(
+            f"the port must be a number from 1 to 65535, got {parts.netloc!r}"
+        ) from None
+
+
 def parse_mqtt_url(url: str) -> MqttEndpoint:
     """``mqtt://[user:pass@]host:port`` → its parts (port 1883 when absent)."""
     parts = urlsplit(url)
     if parts.scheme != "mqtt" or not parts.hostname:
-        raise ValueError(f"MQTT URL must look like mqtt://[user:pass@]host:port, got {url!r}")
+        raise ValueError(f"must look like mqtt://[user:pass@]host:port, got {redact_url(url)!r}")
     return MqttEndpoint(
         host=parts.hostname,
-        port=parts.port or 1883,
+        port=_port(parts, 1883),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
     )
+
+
+def _check_secret(value: str, minimum: int) -> None:
+    if any(marker in value.lower() for marker in _PLACEHOLDERS):
+        raise ValueError(
+            "still the placeholder from .env.example; generate a real one"
+            " (e.g. openssl rand -hex 32)"
+        )
+    if len(value) < minimum:
+        raise ValueError(f"too short: at least {minimum} characters, got {len(value)}")
+
+
+def _check_url_password(url: str) -> None:
+    password = urlsplit(url).password
+    if password is not None:
+        try:
+            _check_secret(unquote(password), MIN_URL_PASSWORD_CHARS)
+        except ValueError as exc:
+            raise ValueError(f"its password is {exc}") from None
 
 
 class Settings(BaseSettings):
@@ -107,15 +159,60 @@ class Settings(BaseSettings):
     @classmethod
     def _postgres_url(cls, value: str) -> str:
         if not value.startswith(("postgresql://", "postgres://")):
-            raise ValueError("IOC_DATABASE_URL must be a postgresql:// URL")
+            raise ValueError(
+                "must be a postgresql:// URL, e.g. postgresql://user:password@host:5432/ioc"
+            )
+        _port(urlsplit(value), 5432)
+        _check_url_password(value)
         return value
 
     @field_validator("mqtt_url")
     @classmethod
     def _mqtt_url(cls, value: str) -> str:
         parse_mqtt_url(value)
+        _check_url_password(value)
+        return value
+
+    @field_validator("broker_admin_url")
+    @classmethod
+    def _broker_admin_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        parse_mqtt_url(value.get_secret_value())
+        _check_url_password(value.get_secret_value())
+        return value
+
+    @field_validator("bootstrap_admin_key", "goc_secret", "alerts_grafana_token")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """Unset (or empty) is fine for local development; a set secret must be real."""
+        if value is None or not value.get_secret_value():
+            return None
+        _check_secret(value.get_secret_value(), MIN_SECRET_CHARS)
         return value
 
     @property
     def mqtt(self) -> MqttEndpoint:
         return parse_mqtt_url(self.mqtt_url)
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field`` (``database_url`` → ``IOC_DATABASE_URL``)."""
+    return ENV_PREFIX + field.upper()
+
+
+def explain(exc: ValidationError) -> str:
+    """One line naming each unusable variable and what it accepts (never its value)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = env_name(str(error["loc"][0])) if error["loc"] else "the settings"
+        problems.append(f"{where}: {error['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """:class:`Settings` from the environment, or :class:`InvalidSettings` naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise InvalidSettings(explain(exc)) from None

@@ -11,7 +11,7 @@ import typer
 
 from ioc.broker_admin.accounts import SERVICE_ACLS, DynsecAccounts, new_password
 from ioc.broker_admin.dynsec import DynsecClient
-from ioc.config import Settings, parse_mqtt_url
+from ioc.config import InvalidSettings, load_settings, parse_mqtt_url
 
 app = typer.Typer(help="Broker accounts (Mosquitto dynamic security).", no_args_is_help=True)
 
@@ -24,14 +24,21 @@ def bootstrap(
     reset: bool = typer.Option(False, "--reset", help="give existing accounts a new password"),
 ) -> None:
     """Create the services' broker roles and accounts (idempotent)."""
-    s = Settings()
+    s = load_settings()
     if s.broker_admin_url is None:
-        raise typer.BadParameter("set IOC_BROKER_ADMIN_URL=mqtt://admin:password@host:port")
+        raise InvalidSettings(
+            "IOC_BROKER_ADMIN_URL is not set: it must be mqtt://admin:password@host:port"
+            " of the dynamic-security admin"
+        )
+    unknown = [name for name in service if name not in SERVICE_ACLS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown service {unknown[0]!r}; one of {', '.join(SERVICE_ACLS)}",
+            param_hint="'--service'",
+        )
     admin = parse_mqtt_url(s.broker_admin_url.get_secret_value())
     accounts = DynsecAccounts(DynsecClient(admin))
     for name in service:
-        if name not in SERVICE_ACLS:
-            raise typer.BadParameter(f"unknown service {name!r}")
         password = new_password()
         if accounts.ensure_service(name, password, reset=reset):
             typer.echo(f"{name}\tmqtt://{name}:{password}@{admin.host}:{admin.port}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from ioc.config import Settings
+from ioc.config import load_settings
+from ioc.errors import NotFound
 from ioc.security import audit
 from ioc.security.keys import create_key, list_keys, revoke_key
 from ioc.security.roles import Role
@@ -22,7 +23,7 @@ def create(
     name: str = typer.Option("", "--name", help="who or what the key is for"),
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
-    s = Settings()
+    s = load_settings()
     migrate(s.database_url)
     with translated(), connect(s.database_url) as conn:
         key, record = create_key(conn, role, name)
@@ -37,7 +38,8 @@ def create(
 @app.command("list")
 def list_() -> None:
     """Keys by prefix, role, name and state (never the keys themselves)."""
-    s = Settings()
+    s = load_settings()
+    migrate(s.database_url)
     with translated(), connect(s.database_url) as conn:
         for k in list_keys(conn):
             state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "live"
@@ -47,8 +49,12 @@ def list_() -> None:
 @app.command()
 def revoke(prefix: str = typer.Argument(..., help="the key's prefix (see `keys list`)")) -> None:
     """Revoke a key at once."""
-    s = Settings()
-    with translated(), connect(s.database_url) as conn:
-        record = revoke_key(conn, prefix)
-        audit.record(conn, _CLI, "key.revoke", record.label)
+    s = load_settings()
+    migrate(s.database_url)
+    try:
+        with translated(), connect(s.database_url) as conn:
+            record = revoke_key(conn, prefix)
+            audit.record(conn, _CLI, "key.revoke", record.label)
+    except NotFound as exc:
+        raise NotFound(f"{exc} (`ioc keys list` shows the prefixes)") from None
     typer.echo(f"revoked {record.prefix} ({record.role.value})")
