@@ -197,7 +197,7 @@ class Worker:
         except Unavailable as exc:
             self.outage.failed(exc)
             return self.backoff.next()
-        if self.outage.down or self.backoff.attempts:
+        if self.backoff.attempts:
             self.outage.succeeded()
             self.backoff.reset()
         return wait

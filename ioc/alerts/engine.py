@@ -1,9 +1,11 @@
 """The alert engine service: broker stream in, alerts committed out.
 
-Two threads, as in ingest: paho's network loop only queues each message; the evaluator
-takes what is queued, decodes it (:mod:`ioc.telemetry.decoder`, rejected readings are
-dropped: ingest dead-letters them), feeds the :class:`~ioc.alerts.book.Book`, ticks it,
-and writes the resulting changes through :mod:`ioc.alerts.store`.
+Two threads, as in ingest: the MQTT consumer (:mod:`ioc.mqtt`) only queues each
+message; the evaluator (a :class:`~ioc.background.Worker`) takes what is queued, decodes
+it (:mod:`ioc.telemetry.decoder`; rejected readings are dropped: ingest dead-letters
+them), feeds the :class:`~ioc.alerts.book.Book`, ticks it, and writes the resulting
+changes through :mod:`ioc.alerts.store`. A database outage keeps the changes and retries
+them after a growing backoff, logged once when it starts and once when it ends.
 
 Replicas: the engine is **partitioned**, not load-shared. Each replica subscribes with a
 plain (non-shared) subscription to the telemetry and status of its domains
@@ -31,18 +33,16 @@ import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.alerts import store
 from ioc.alerts.book import Book, Change
 from ioc.alerts.metrics import EngineMetrics
 from ioc.alerts.snapshot import Partition, load_devices, recent_latest, rules_signature
+from ioc.background import Backoff, Fatal, Worker
 from ioc.config import Settings
 from ioc.errors import InvalidInput, Unavailable
+from ioc.mqtt.paho import PahoConsumer
+from ioc.mqtt.types import Consumer, Delivery, Sink, Subscription
 from ioc.storage.db import Connection, connect
 from ioc.storage.migrate import migrate
 from ioc.telemetry.decoder import DeviceRecord, decode_status, decode_telemetry
@@ -51,10 +51,18 @@ from ioc.types import RejectReason
 log = logging.getLogger("ioc.alerts")
 
 Message = tuple[str, bytes, datetime, float]  # topic, payload, received at, monotonic
+ConsumerFactory = Callable[[Subscription, Sink], Consumer]
 
 
 class AlertEngine:
-    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        consumer: ConsumerFactory | None = None,
+        on_fatal: Fatal | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
         self.partition = Partition.parse(settings.alerts_domains, settings.alerts_districts)
@@ -66,27 +74,32 @@ class AlertEngine:
         self._stopping = threading.Event()
         self._busy = False
         self._conn: Connection | None = None
-        self._thread: threading.Thread | None = None
         self._signature: tuple[object, ...] = ()
-        self._reloaded = 0.0
+        self._next_reload = 0.0
+        #: After a failed write or reload the database is left alone until this
+        #: (monotonic) time, growing with each failure: an outage is not retried on every
+        #: round (issue 15: 110,920 "reload failed" lines in a five-minute outage).
+        self._db_retry_at = 0.0
+        self._db_backoff = Backoff(base_s=0.5, cap_s=30.0)
         self._ticked = 0.0
         self._refreshed_unknown = 0.0
         self._backlog: list[Change] = []
         self._counts = {"telemetry": 0, "status": 0, "readings": 0}
-        self.client = self._make_client()
+        self.worker = Worker(
+            "alerts-evaluator",
+            self._round,
+            log=log,
+            metrics=self.metrics.workers,
+            backoff=Backoff(base_s=0.5, cap_s=30.0),
+            on_fatal=on_fatal,
+            stop=self._stopping,
+        )
+        #: the database as the evaluator sees it: one log line when it goes, one when back
+        self.outage = self.worker.outage
+        make = consumer or self._paho
+        self.consumer = make(self.subscription(), self._on_message)
 
     # ------------------------------------------------------------------ broker side
-
-    def _make_client(self) -> mqtt.Client:
-        endpoint = self.settings.mqtt
-        client_id = self.settings.alerts_client_id or f"ioc-alerts-{socket.gethostname()}"
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        if endpoint.username:
-            client.username_pw_set(endpoint.username, endpoint.password)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
-        client.on_connect = self._on_connect
-        client.on_message = self._on_message
-        return client
 
     def topics(self) -> list[tuple[str, int]]:
         return [
@@ -95,16 +108,27 @@ class AlertEngine:
             for channel in ("telemetry", "status")
         ]
 
-    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
-        if rc.is_failure:
-            log.error("broker refused the connection", extra={"reason": str(rc)})
-            return
-        client.subscribe(self.topics())
-        self.metrics.connected.set(1)
-        log.info("connected to broker", extra={"domains": list(self.partition.domains)})
+    def subscription(self) -> Subscription:
+        """Plain (not shared) subscriptions to this partition's domains, acknowledged on
+        receipt, clean session: the engine rebuilds its state from the database."""
+        return Subscription(
+            client_id=self.settings.alerts_client_id or f"ioc-alerts-{socket.gethostname()}",
+            topics=tuple(self.topics()),
+            labels={"domains": list(self.partition.domains)},
+        )
 
-    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        item = (msg.topic, bytes(msg.payload), datetime.now(UTC), time.monotonic())
+    def _paho(self, sub: Subscription, sink: Sink) -> Consumer:
+        return PahoConsumer(
+            self.settings.mqtt,
+            sub,
+            sink,
+            on_connection=lambda up: self.metrics.connected.set(1 if up else 0),
+            metrics=self.metrics.workers,
+            name="alerts-mqtt",
+        )
+
+    def _on_message(self, msg: Delivery) -> None:
+        item = (msg.topic, msg.payload, msg.received_at, time.monotonic())
         with self._wakeup:
             self._queue.append(item)
             if len(self._queue) == 1:  # the evaluator waits only on an empty queue
@@ -133,7 +157,36 @@ class AlertEngine:
         devices = load_devices(conn, self.partition)
         self.book.set_devices(devices, replace=True)
         self._records = {d.device_id: DeviceRecord(d.device_id, d.domain) for d in devices}
-        self._reloaded = time.monotonic()
+        self._next_reload = time.monotonic() + self.settings.alerts_reload_s
+
+    def _scheduled_reload(self) -> None:
+        """Reload when due; a failure is counted, logged once per outage, and the next
+        attempt waits out a growing backoff instead of coming on the next round."""
+        if time.monotonic() < max(self._next_reload, self._db_retry_at):
+            return
+        try:
+            self._reload()
+        except Unavailable as exc:
+            self._db_failed(exc)
+            return
+        self._db_ok()
+
+    def _db_failed(self, exc: Unavailable, **extra: object) -> None:
+        self.metrics.db_errors.inc()
+        self._drop_connection()
+        self.outage.failed(exc, **extra)
+        self._db_retry_at = time.monotonic() + self._db_backoff.next()
+
+    def _db_ok(self) -> None:
+        if self.outage.down:
+            self._db_backoff.reset()
+            self._db_retry_at = 0.0
+            self.outage.succeeded()
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def restore(self) -> None:
         """Rules, devices, open alerts, then recent values: the state before a restart."""
@@ -166,16 +219,18 @@ class AlertEngine:
         """Commit changes; on a database outage keep them and retry on the next round
         (each is idempotent: an open that exists and a resolve of nothing are no-ops)."""
         pending, self._backlog = self._backlog + changes, []
+        if pending and time.monotonic() < self._db_retry_at:
+            self._backlog = pending  # the database is down: keep them for later
+            return
         for i, change in enumerate(pending):
             try:
                 self._commit(change)
             except Unavailable as exc:
                 self._backlog = pending[i:]
-                self.metrics.db_errors.inc()
-                log.warning("database unavailable; will retry", extra={"error": str(exc)})
-                if self._conn is not None:
-                    self._conn.close()
+                self._db_failed(exc, backlog=len(self._backlog))
                 return
+        if pending:
+            self._db_ok()
 
     def _commit(self, change: Change) -> None:
         t = change.transition
@@ -208,10 +263,18 @@ class AlertEngine:
             return self.book.status(update.device_id, update.ts.timestamp(), update.online, now)
         decoded = decode_telemetry(topic, payload, received_at, self._lookup)
         unknown = any(r.reason is RejectReason.UNKNOWN_DEVICE for r in decoded.rejections)
-        if unknown and time.monotonic() - self._refreshed_unknown > 1.0:  # just registered?
+        if (  # just registered? (not while the database is known to be down)
+            unknown
+            and time.monotonic() - self._refreshed_unknown > 1.0
+            and time.monotonic() >= self._db_retry_at
+        ):
             self._refreshed_unknown = time.monotonic()
-            self._reload()
-            decoded = decode_telemetry(topic, payload, received_at, self._lookup)
+            try:
+                self._reload()
+            except Unavailable as exc:
+                self._db_failed(exc)
+            else:
+                decoded = decode_telemetry(topic, payload, received_at, self._lookup)
         self._counts["telemetry"] += 1
         for r in decoded.rejections:
             self.metrics.rejected.labels(r.reason.value).inc()
@@ -238,7 +301,16 @@ class AlertEngine:
         changes: list[Change] = []
         self._counts = {"telemetry": 0, "status": 0, "readings": 0}
         for item in batch:
-            changes += self._handle(item, now)
+            try:
+                changes += self._handle(item, now)
+            except Unavailable:
+                raise
+            except Exception as exc:  # one message the decoder cannot take costs only it
+                self.metrics.rejected.labels(RejectReason.INVALID_PAYLOAD.value).inc()
+                log.warning(
+                    "message dropped: it could not be decoded",
+                    extra={"topic": item[0], "error": f"{type(exc).__name__}: {exc}"[:300]},
+                )
         # counted per round, not per message: the counters cost more than a message
         self.metrics.received.labels("telemetry").inc(self._counts["telemetry"])
         self.metrics.received.labels("status").inc(self._counts["status"])
@@ -251,25 +323,18 @@ class AlertEngine:
         self._write(changes)
         if batch:  # the round's oldest message: the latency its slowest one saw
             self.metrics.latency.observe(time.monotonic() - batch[0][3])
-        if time.monotonic() - self._reloaded >= self.settings.alerts_reload_s:
-            try:
-                self._reload()
-            except Unavailable as exc:
-                log.warning("reload failed", extra={"error": str(exc)})
+        self._scheduled_reload()
         with self._wakeup:
             self._busy = False
         return len(batch)
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.step(self.settings.alerts_tick_s)
-            except Unavailable as exc:
-                log.warning("database unavailable", extra={"error": str(exc)})
-                self._stopping.wait(1.0)
-            except Exception:
-                log.exception("evaluation round failed")
-                self._stopping.wait(1.0)
+    def _round(self) -> None:
+        """The evaluator worker's step: anything but an outage is a bug, and ends it."""
+        try:
+            self.step(self.settings.alerts_tick_s)
+        finally:
+            with self._wakeup:
+                self._busy = False
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -277,11 +342,14 @@ class AlertEngine:
         migrate(self.settings.database_url)
         self.restore()
         endpoint = self.settings.mqtt
-        self.client.connect_async(endpoint.host, endpoint.port, keepalive=30)
-        self.client.loop_start()
-        self._thread = threading.Thread(target=self._run, name="ioc-alerts", daemon=True)
-        self._thread.start()
+        self.consumer.start()
+        self.worker.start()
         log.info("alert engine started", extra={"mqtt": f"{endpoint.host}:{endpoint.port}"})
+
+    @property
+    def healthy(self) -> bool:
+        """False once the evaluator thread has died (the process should then exit)."""
+        return self.worker.failed is None
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """True once nothing is queued or being evaluated (tests, benchmarks)."""
@@ -295,16 +363,10 @@ class AlertEngine:
 
     def stop(self) -> None:
         self._stopping.set()
-        self.client.disconnect()
-        self.client.loop_stop()
-        # paho keeps a wake-up socket pair until the client is garbage-collected, and
-        # the engine and its client form a cycle: close them now, not in a finaliser
-        self.client._reset_sockets()
+        self.consumer.stop()
         with self._wakeup:
             self._wakeup.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        if self._conn is not None:
-            self._conn.close()
+        self.worker.stop(timeout=30)
+        self._drop_connection()
         self.metrics.connected.set(0)
         log.info("alert engine stopped")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from ioc.background import WorkerMetrics
+
 
 class EngineMetrics:
     def __init__(self) -> None:
@@ -40,6 +42,8 @@ class EngineMetrics:
         )
         self.ticks = Counter("ioc_alerts_ticks", "Evaluations of time alone", registry=r)
         self.connected = Gauge("ioc_alerts_broker_connected", "1 when connected", registry=r)
+        #: worker threads alive (engine, outbox, GOC schedule), outages and retries
+        self.workers = WorkerMetrics(r)
 
     def value(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
