@@ -7,6 +7,10 @@ MQTT contract live; ingest, the simulator's tests and the API all go through it.
 A rejection costs only what it touches: a bad reading drops that reading, a bad sample
 in a batch drops that sample, and only a payload that cannot be read at all drops the
 whole message.
+
+Nothing a device sends makes it raise: any bytes on a telemetry topic come back as
+readings and rejections (``decode_status`` raises only the :class:`InvalidInput` that
+names its reason). ``tests/telemetry/test_decoder_fuzz.py`` holds it to that.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ioc.errors import (
+    BadTimestamp,
     DecommissionedDevice,
     DomainMismatch,
     FutureTimestamp,
@@ -36,7 +41,14 @@ from ioc.errors import (
     UnknownMetric,
 )
 from ioc.telemetry.catalog import CATALOG, Catalog
-from ioc.telemetry.payloads import MAX_PAYLOAD_BYTES, Batch, Sample, Status, parse_timestamp
+from ioc.telemetry.payloads import (
+    MAX_PAYLOAD_BYTES,
+    Batch,
+    Sample,
+    Status,
+    parse_timestamp,
+    shown,
+)
 from ioc.telemetry.topics import Topic, parse_topic
 from ioc.types import Reading, Rejection
 
@@ -106,38 +118,65 @@ def _check_device(topic: Topic, devices: DeviceLookup) -> None:
         )
 
 
-def _load_json(payload: bytes, max_bytes: int) -> Any:
-    if len(payload) > max_bytes:
-        raise Oversized(f"payload of {len(payload)} bytes exceeds {max_bytes}")
+def _int_or_float(digits: str) -> int | float:
+    """``parse_int`` for an integer longer than ``int()`` converts (4,300 digits): as a
+    float (±inf) it is refused for what it is, a number no double holds."""
     try:
-        return json.loads(payload.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise MalformedJSON(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
+        return int(digits)
+    except ValueError:
+        return float(digits)
+
+
+def _parse_json(text: str, parse_int: Callable[[str], Any] | None = None) -> Any:
+    try:
+        return json.loads(text, parse_int=parse_int)
     except json.JSONDecodeError as exc:
         raise MalformedJSON(f"payload is not JSON: {exc.msg} at char {exc.pos}") from None
     except RecursionError:
         raise MalformedJSON("payload nests too deeply") from None
 
 
-def _validation_detail(exc: ValidationError) -> str:
-    first = exc.errors()[0]
+def _load_json(payload: bytes, max_bytes: int) -> Any:
+    if len(payload) > max_bytes:
+        raise Oversized(f"payload of {len(payload)} bytes exceeds {max_bytes}")
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MalformedJSON(f"payload is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    try:
+        return _parse_json(text)
+    except ValueError:  # valid JSON with a huge integer: read again, the slow way, only then
+        return _parse_json(text, parse_int=_int_or_float)
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    """The rejection for a payload that does not fit its model: a ``ts`` that is there but
+    is no timestamp (``true``, ``1.5``, ``1e999``) is ``bad_timestamp``, the rest
+    ``invalid_payload``."""
+    first = exc.errors(include_url=False, include_context=False)[0]
+    if first["loc"][:1] == ("ts",) and first["type"] != "missing":
+        return BadTimestamp(
+            f"ts {shown(first['input'])} is neither RFC 3339 text nor integer epoch milliseconds"
+        )
     where = ".".join(str(p) for p in first["loc"]) or "payload"
-    return f"{where}: {first['msg']}"
+    return InvalidPayload(f"{where}: {first['msg']}")
 
 
 def reading_value(metric_name: str, domain: str, raw: object, catalog: Catalog) -> float:
     """Check one reading against the catalog; return it as a float or raise why not."""
     metric = catalog.metric(domain, metric_name)
     if metric is None:
-        raise UnknownMetric(f"{metric_name!r} is not a {domain} metric")
+        raise UnknownMetric(f"{shown(metric_name)} is not a {domain} metric")
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise NotANumber(f"{metric_name} = {raw!r} is not a number")
+        raise NotANumber(f"{metric_name} = {shown(raw)} is not a number")
     try:
         value = float(raw)
     except OverflowError:
-        raise NotFinite(f"{metric_name} = {raw} does not fit a double") from None
+        raise NotFinite(f"{metric_name} = {shown(raw)} does not fit a double") from None
     if not math.isfinite(value):
         raise NotFinite(f"{metric_name} = {value} is not finite")
+    if value == 0.0:
+        value = 0.0  # -0.0 too: a signed zero is no reading of a sensor
     if not metric.in_range(value):
         raise OutOfRange(
             f"{metric_name} = {value} is outside [{metric.min:g}, {metric.max:g}] {metric.unit}"
@@ -157,7 +196,7 @@ def _decode_sample(
     try:
         sample = Sample.model_validate(raw)
     except ValidationError as exc:
-        raise InvalidPayload(_validation_detail(exc)) from None
+        raise _invalid(exc) from None
     ts = parse_timestamp(sample.ts)
     if ts > received_at + policy.max_future:
         raise FutureTimestamp(
@@ -201,7 +240,7 @@ def decode_telemetry(
         else:
             raise InvalidPayload(f"payload is a JSON {type(body).__name__}, not an object")
     except ValidationError as exc:
-        return _refuse(parsed, InvalidPayload(_validation_detail(exc)))
+        return _refuse(parsed, _invalid(exc))
     except InvalidInput as exc:
         return _refuse(parsed, exc)
 
@@ -228,6 +267,6 @@ def decode_status(
     try:
         status = Status.model_validate(body)
     except ValidationError as exc:
-        raise InvalidPayload(_validation_detail(exc)) from None
+        raise _invalid(exc) from None
     ts = parse_timestamp(status.ts) if status.ts is not None else received_at
     return StatusUpdate(parsed.device_id, parsed.domain, status.state == "online", ts)

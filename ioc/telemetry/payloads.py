@@ -4,20 +4,38 @@ A sample is ``{"ts", "seq"?, "readings": {metric: number}}``; a device that was 
 sends ``{"batch": [sample, ...]}``. ``ts`` is RFC 3339 with an offset, or integer epoch
 milliseconds. Readings are kept as raw JSON values here: whether each one is acceptable
 is the decoder's question, asked reading by reading so one bad value costs only itself.
+
+A boolean is not a number anywhere (Python and pydantic's lax mode would read ``true``
+as 1): not as ``ts``, not as ``seq``, not as a reading. ``ts`` and ``seq`` are strict
+integers (no ``true``, no ``17.0``), which also costs less than checking afterwards.
 """
 
 from __future__ import annotations
 
 import math
+import reprlib
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ioc.errors import BadTimestamp
 
 MAX_PAYLOAD_BYTES = 64 * 1024
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: Bounded, flat and escaped: a hostile value (64 KiB of text, a list nested 900 deep,
+#: a NUL or a lone surrogate) is shown in a dead letter's detail without blowing it up.
+_SHOW = reprlib.Repr()
+_SHOW.maxlevel = 2
+_SHOW.maxstring = 80
+_SHOW.maxother = 80
+_SHOW.maxlong = 40
+
+
+def shown(raw: object) -> str:
+    """``repr(raw)``, cut short: how a refused value is quoted in a rejection's detail."""
+    return _SHOW.repr(raw)
 
 
 def parse_timestamp(raw: object) -> datetime:
@@ -28,19 +46,22 @@ def parse_timestamp(raw: object) -> datetime:
         try:
             return _EPOCH + timedelta(milliseconds=raw)
         except OverflowError:
-            raise BadTimestamp(f"ts {raw} ms is out of the representable range") from None
+            raise BadTimestamp(f"ts {shown(raw)} ms is out of the representable range") from None
     if isinstance(raw, str):
         text = raw.strip().upper()  # RFC 3339 allows "t" and "z"
         if len(text) < 20 or text[10] not in "Tt ":
-            raise BadTimestamp(f"ts {raw!r} is not an RFC 3339 date-time")
+            raise BadTimestamp(f"ts {shown(raw)} is not an RFC 3339 date-time")
         try:
             parsed = datetime.fromisoformat(text)
         except ValueError:
-            raise BadTimestamp(f"ts {raw!r} is not an RFC 3339 date-time") from None
+            raise BadTimestamp(f"ts {shown(raw)} is not an RFC 3339 date-time") from None
         if parsed.tzinfo is None:
-            raise BadTimestamp(f"ts {raw!r} has no UTC offset")
-        return parsed.astimezone(UTC)
-    raise BadTimestamp(f"ts {raw!r} is neither RFC 3339 text nor epoch milliseconds")
+            raise BadTimestamp(f"ts {shown(raw)} has no UTC offset")
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:  # 9999-12-31T23:59:59-01:00 is in year 10000 in UTC
+            raise BadTimestamp(f"ts {shown(raw)} is out of the representable range") from None
+    raise BadTimestamp(f"ts {shown(raw)} is neither RFC 3339 text nor epoch milliseconds")
 
 
 def format_timestamp(ts: datetime) -> str:
@@ -68,8 +89,8 @@ class Sample(BaseModel):
         },
     )
 
-    ts: str | int = Field(description="RFC 3339 with offset, or integer epoch milliseconds")
-    seq: int | None = Field(default=None, ge=0, description="per-device counter")
+    ts: str | StrictInt = Field(description="RFC 3339 with offset, or integer epoch milliseconds")
+    seq: StrictInt | None = Field(default=None, ge=0, description="per-device counter")
     readings: dict[str, Any] = Field(min_length=1)
 
 
@@ -87,4 +108,4 @@ class Status(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     state: Literal["online", "offline"]
-    ts: str | int | None = None
+    ts: str | StrictInt | None = None

@@ -1,4 +1,7 @@
-"""The MQTT topic scheme: ``ioc/v1/{domain}/{device_id}/{telemetry|status}``."""
+"""The MQTT topic scheme: ``ioc/v1/{domain}/{device_id}/{telemetry|status}``.
+
+The domains and the device-id pattern are :mod:`ioc.types`' (re-exported here).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ioc.errors import BadTopic, UnknownDomain
-from ioc.telemetry.catalog import DOMAINS
+from ioc.types import DEVICE_ID_PATTERN as DEVICE_ID_PATTERN
+from ioc.types import DOMAINS
 
 PREFIX = "ioc/v1"
-DEVICE_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"
 _DEVICE_ID = re.compile(DEVICE_ID_PATTERN)
 
 Channel = Literal["telemetry", "status"]

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from ioc import types
 from ioc.errors import BadTopic, UnknownDomain
-from ioc.telemetry.catalog import CATALOG, DOMAINS, Catalog
+from ioc.telemetry import topics
+from ioc.telemetry.catalog import CATALOG, DOMAINS, Catalog, load_catalog
 from ioc.telemetry.topics import Topic, parse_topic, status_topic, telemetry_topic
 
 
@@ -49,3 +51,10 @@ def test_topics_round_trip() -> None:
 def test_topics_refused(topic: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         parse_topic(topic)
+
+
+def test_catalog_domains_and_device_ids_are_the_contract_vocabulary() -> None:
+    assert DOMAINS is types.DOMAINS and topics.DEVICE_ID_PATTERN is types.DEVICE_ID_PATTERN
+    with pytest.raises(ValueError, match="no metrics for domains"):
+        load_catalog('[traffic.x]\nunit="u"\nmin=0\nmax=1\n')
+    assert load_catalog() == CATALOG

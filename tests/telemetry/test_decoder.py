@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ioc.errors import BadTimestamp, DecommissionedDevice, MalformedJSON
+from ioc.errors import BadTimestamp, DecommissionedDevice, InvalidInput, MalformedJSON
 from ioc.telemetry.decoder import DecodePolicy, DeviceRecord, decode_status, decode_telemetry
 from ioc.telemetry.payloads import MAX_PAYLOAD_BYTES, format_timestamp, parse_timestamp
 from ioc.types import RejectReason
@@ -33,7 +33,10 @@ def payload_of(case: dict[str, Any]) -> bytes:
         ).encode()
     if "payload_hex" in case:
         return bytes.fromhex(case["payload_hex"])
-    return str(case["payload"]).encode()
+    text = str(case["payload"])
+    for marker, (unit, times) in case.get("repeat", {}).items():
+        text = text.replace(marker, unit * times)  # 4,301 digits, 20,000 brackets
+    return text.encode()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
@@ -42,6 +45,10 @@ def test_hostile_corpus(case: dict[str, Any]) -> None:
     assert [r.reason.value for r in decoded.rejections] == case["reasons"]
     assert len(decoded.readings) == case["stored"]
     assert all(r.detail for r in decoded.rejections)
+    for r in decoded.rejections:  # fit for a text column: short, no NUL, no lone surrogate
+        assert len(r.detail) < 300 and "\x00" not in r.detail
+        r.detail.encode("utf-8")
+    assert all(str(r.value) != "-0.0" for r in decoded.readings)
 
 
 def test_good_readings_keep_device_metric_time_and_value() -> None:
@@ -164,3 +171,20 @@ def test_status_online_offline_and_refusals() -> None:
         decode_status("ioc/v1/traffic/cam-1/status", b"online", RECEIVED, DEVICES.get)
     with pytest.raises(DecommissionedDevice):
         decode_status("ioc/v1/traffic/old-1/status", b'{"state": "online"}', RECEIVED, DEVICES.get)
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b'{"state": "online", "ts": true}', RejectReason.BAD_TIMESTAMP),
+        (b'{"state": "online", "ts": ' + b"1" * 4301 + b"}", RejectReason.BAD_TIMESTAMP),
+        (b'{"state": "online", "ts": "9999-12-31T23:59:59-01:00"}', RejectReason.BAD_TIMESTAMP),
+        (b'{"state": true}', RejectReason.INVALID_PAYLOAD),
+        (b"[" * 20000, RejectReason.MALFORMED_JSON),
+        (b'{"state": "online"\xff}', RejectReason.MALFORMED_JSON),
+    ],
+)
+def test_status_refusals_name_their_reason(payload: bytes, reason: RejectReason) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        decode_status("ioc/v1/traffic/cam-1/status", payload, RECEIVED, DEVICES.get)
+    assert refused.value.reason is reason
