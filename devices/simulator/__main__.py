@@ -1,3 +1,5 @@
-from devices.simulator.cli import app
+import sys
 
-app(prog_name="python -m devices.simulator")
+from devices.simulator.cli import main
+
+sys.exit(main(prog="python -m devices.simulator"))

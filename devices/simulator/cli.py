@@ -15,6 +15,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -27,12 +28,83 @@ from devices.simulator.provision import api_client, provision
 from devices.simulator.run import Progress, run
 from devices.simulator.scenarios import SCENARIOS
 from devices.simulator.sinks import PER_DEVICE_LIMIT, DryRun, PerDevice, Pooled, Sink
-from ioc.config import Settings
-from ioc.errors import IOCError
+from ioc.config import load_settings, parse_mqtt_url
+from ioc.console import DEBUG_HELP, run_app, version_option
+from ioc.errors import BrokerUnavailable, IOCError
 from ioc.telemetry.catalog import DOMAINS
 from ioc.telemetry.payloads import parse_timestamp
 
 app = typer.Typer(add_completion=False, help=__doc__, rich_markup_mode=None)
+
+#: Offsets from UTC that places on Earth use, in hours.
+UTC_OFFSETS = (-12.0, 14.0)
+
+
+def _more_than(minimum: float, what: str) -> Callable[[float | None], float | None]:
+    """An option callback: a finite number above ``minimum`` (None passes: not given)."""
+
+    def check(value: float | None) -> float | None:
+        if value is not None and not (math.isfinite(value) and value > minimum):
+            raise typer.BadParameter(f"{what}: must be more than {minimum:g}, got {value:g}")
+        return value
+
+    return check
+
+
+def _at_least(minimum: float, what: str) -> Callable[[float], float]:
+    def check(value: float) -> float:
+        if not (math.isfinite(value) and value >= minimum):
+            raise typer.BadParameter(f"{what}: must be {minimum:g} or more, got {value:g}")
+        return value
+
+    return check
+
+
+def _utc_offset(value: float) -> float:
+    low, high = UTC_OFFSETS
+    if not (math.isfinite(value) and low <= value <= high):
+        raise typer.BadParameter(f"hours from UTC, from {low:+g} to {high:+g}; got {value:g}")
+    return value
+
+
+def _mqtt_url(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_mqtt_url(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+def _api_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"must be an http:// or https:// URL, got {value!r}")
+    return value
+
+
+def _domains(value: str) -> str:
+    names = [d.strip() for d in value.split(",") if d.strip()]
+    unknown = [d for d in names if d not in DOMAINS]
+    if unknown or not names:
+        raise typer.BadParameter(
+            f"unknown domains: {', '.join(unknown) or '(none given)'}; known: {', '.join(DOMAINS)}"
+        )
+    return value
+
+
+def _scenarios(value: list[str] | None) -> list[str] | None:
+    for name in value or []:
+        if name not in SCENARIOS:
+            raise typer.BadParameter(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
+    return value
+
+
+def _faults(value: list[str] | None) -> list[str] | None:
+    try:
+        parse_rates(value or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
 
 
 def _districts(spec: str | None) -> tuple[str, ...]:
@@ -42,12 +114,15 @@ def _districts(spec: str | None) -> tuple[str, ...]:
     if spec.isdigit():
         n = int(spec)
         if n < 1:
-            raise typer.BadParameter("at least one district")
+            raise typer.BadParameter("at least one district", param_hint="'--districts'")
         return tuple(
             DEFAULT_DISTRICTS[i] if i < len(DEFAULT_DISTRICTS) else f"district-{i + 1}"
             for i in range(n)
         )
-    return tuple(name.strip() for name in spec.split(",") if name.strip())
+    names = tuple(name.strip() for name in spec.split(",") if name.strip())
+    if not names:
+        raise typer.BadParameter("a comma list of names, or a count", param_hint="'--districts'")
+    return names
 
 
 def _start(spec: str | None, interval_s: float) -> datetime:
@@ -55,7 +130,7 @@ def _start(spec: str | None, interval_s: float) -> datetime:
         try:
             return parse_timestamp(spec if not spec.isdigit() else int(spec))
         except IOCError as exc:
-            raise typer.BadParameter(str(exc)) from None
+            raise typer.BadParameter(str(exc), param_hint="'--start'") from None
     now = datetime.now(UTC).timestamp()
     return datetime.fromtimestamp(math.floor(now / interval_s) * interval_s, UTC)
 
@@ -79,49 +154,86 @@ def _scenario_list() -> str:
 
 
 @app.command()
-def main(
-    per_domain: Annotated[int, typer.Option(help="devices in each domain")] = 25,
-    domains: Annotated[str, typer.Option(help="comma list of domains")] = ",".join(DOMAINS),
+def simulate(
+    per_domain: Annotated[int, typer.Option(min=1, help="devices in each domain")] = 25,
+    domains: Annotated[
+        str, typer.Option(callback=_domains, help="comma list of domains")
+    ] = ",".join(DOMAINS),
     districts: Annotated[str | None, typer.Option(help="comma list of names, or a count")] = None,
-    interval: Annotated[float, typer.Option(help="seconds between samples")] = 10.0,
+    interval: Annotated[
+        float,
+        typer.Option(
+            callback=_more_than(0, "seconds between samples"), help="seconds between samples"
+        ),
+    ] = 10.0,
     duration: Annotated[
-        float | None, typer.Option(help="simulated seconds (default: forever; 600 in dry-run)")
+        float | None,
+        typer.Option(
+            callback=_more_than(0, "simulated seconds"),
+            help="simulated seconds (default: forever; 600 in dry-run)",
+        ),
     ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     start: Annotated[
         str | None, typer.Option(help="simulated start, RFC 3339 (default: now)")
     ] = None,
     mqtt_url: Annotated[
-        str | None, typer.Option(help="mqtt://[user:pass@]host:port (default IOC_MQTT_URL)")
+        str | None,
+        typer.Option(
+            callback=_mqtt_url, help="mqtt://[user:pass@]host:port (default IOC_MQTT_URL)"
+        ),
     ] = None,
     scenario: Annotated[
-        list[str] | None, typer.Option(help=f"one of {', '.join(SCENARIOS)}")
+        list[str] | None,
+        typer.Option(callback=_scenarios, help=f"one of {', '.join(SCENARIOS)}"),
     ] = None,
-    scenario_at: Annotated[float, typer.Option(help="seconds after start")] = 60.0,
+    scenario_at: Annotated[
+        float,
+        typer.Option(callback=_at_least(0, "seconds after start"), help="seconds after start"),
+    ] = 60.0,
     scenario_district: Annotated[str | None, typer.Option(help="default: the first")] = None,
-    fault: Annotated[list[str] | None, typer.Option(help="KIND=RATE, e.g. nan=0.01")] = None,
-    skew_s: Annotated[float, typer.Option(help="clock_skew fault: seconds ahead")] = 120.0,
+    fault: Annotated[
+        list[str] | None, typer.Option(callback=_faults, help="KIND=RATE, e.g. nan=0.01")
+    ] = None,
+    skew_s: Annotated[
+        float,
+        typer.Option(
+            callback=_at_least(0, "seconds ahead"), help="clock_skew fault: seconds ahead"
+        ),
+    ] = 120.0,
     dry_run: Annotated[bool, typer.Option(help="JSON lines on stdout; no broker")] = False,
     qos: Annotated[int, typer.Option(min=0, max=1)] = 1,
-    connections: Annotated[int, typer.Option(help="pooled connections")] = 4,
+    connections: Annotated[int, typer.Option(min=1, help="pooled connections")] = 4,
     per_device: Annotated[
         bool, typer.Option(help=f"one connection and last will per device (≤ {PER_DEVICE_LIMIT})")
     ] = False,
     prefix: Annotated[str, typer.Option(help="device id prefix")] = "sim",
-    utc_offset: Annotated[float, typer.Option(help="the city's offset from UTC, hours")] = 7.0,
+    utc_offset: Annotated[
+        float, typer.Option(callback=_utc_offset, help="the city's offset from UTC, hours")
+    ] = 7.0,
     provision_devices: Annotated[
         bool, typer.Option("--provision", help="register the devices through the API first")
     ] = False,
-    api_url: Annotated[str | None, typer.Option(help="default IOC_API_URL")] = None,
+    api_url: Annotated[
+        str | None, typer.Option(callback=_api_url, help="default IOC_API_URL")
+    ] = None,
     api_key: Annotated[str | None, typer.Option(envvar="IOC_API_KEY", show_default=False)] = None,
-    progress_every: Annotated[float, typer.Option(help="seconds between progress lines")] = 5.0,
+    progress_every: Annotated[
+        float,
+        typer.Option(
+            callback=_more_than(0, "seconds between progress lines"),
+            help="seconds between progress lines",
+        ),
+    ] = 5.0,
     list_scenarios: Annotated[bool, typer.Option(help="print scenarios as JSON and exit")] = False,
+    version: Annotated[bool, version_option("ioc-sim")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)] = False,
 ) -> None:
     """Simulate traffic, energy, agriculture and health devices over MQTT."""
     if list_scenarios:
         typer.echo(_scenario_list())
         return
-    settings = Settings()
+    settings = load_settings()
     try:
         fleet = Fleet.build(
             per_domain,
@@ -130,19 +242,16 @@ def main(
             domains=[d.strip() for d in domains.split(",") if d.strip()],
             prefix=prefix,
         )
-        begin = _start(start, interval)
-        at = begin.timestamp() + scenario_at
-        where = scenario_district or fleet.districts[0]
-        scenarios = []
-        for name in scenario or []:
-            if name not in SCENARIOS:
-                raise typer.BadParameter(
-                    f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}"
-                )
-            scenarios.append(SCENARIOS[name](fleet, where, datetime.fromtimestamp(at, UTC)))
-        faults = FaultPlan(parse_rates(fault or []), fleet, seed, skew_s)
+    except ValueError as exc:  # what the callbacks leave: a prefix that breaks device ids
+        raise typer.BadParameter(str(exc), param_hint="'--prefix'") from None
+    begin = _start(start, interval)
+    at = datetime.fromtimestamp(begin.timestamp() + scenario_at, UTC)
+    where = scenario_district or fleet.districts[0]
+    try:
+        scenarios = [SCENARIOS[name](fleet, where, at) for name in scenario or []]
     except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise typer.BadParameter(str(exc), param_hint="'--scenario-district'") from None
+    faults = FaultPlan(parse_rates(fault or []), fleet, seed, skew_s)
     sim = Simulator(
         fleet,
         start=begin,
@@ -173,6 +282,9 @@ def main(
         # `--dry-run | head`: the reader has had enough; leave without a traceback.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
+    except BrokerUnavailable as exc:
+        typer.echo(f"simulator: the MQTT broker (--mqtt-url / IOC_MQTT_URL): {exc}", err=True)
+        raise typer.Exit(1) from None
     except IOCError as exc:
         typer.echo(f"simulator: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -191,10 +303,10 @@ def _sink(
 ) -> Sink:
     if dry_run:
         if provision_with:
-            raise typer.BadParameter("--provision talks to the API: not with --dry-run")
+            raise typer.BadParameter(
+                "registers devices through the API: not with --dry-run", param_hint="'--provision'"
+            )
         return DryRun(sys.stdout, len(fleet), qos)
-    from ioc.config import parse_mqtt_url
-
     endpoint = parse_mqtt_url(mqtt_url)
     users: dict[str, tuple[str, str]] = {}
     if provision_with:
@@ -225,3 +337,8 @@ def _sink(
         domains = {d.device_id: d.domain for d in fleet.devices}
         return PerDevice(endpoint, domains, users, qos)
     return Pooled(endpoint, len(fleet), connections, qos)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "ioc-sim") -> int:
+    """The ``ioc-sim`` console script: simulate, return the exit code."""
+    return run_app(app, prog, argv)

@@ -13,7 +13,11 @@ from devices.simulator.sinks import Sink, Stats
 
 
 class Progress:
-    """``connected 9,996/10,000 · sent 1,204,233 (12,010/s) · acked … · errors 0``."""
+    """``connected 9,996/10,000 · sent 1,204,233 (12,010/s) · acked … · errors 0``.
+
+    "acked" appears only where a broker acknowledges (QoS 1): a dry run writes messages,
+    nobody receives them.
+    """
 
     def __init__(
         self,
@@ -34,9 +38,10 @@ class Progress:
         s, t = self.stats, self.clock() if now is None else now
         rate = (s.messages - self._last_n) / max(t - self._last_t, 1e-9)
         self._last_t, self._last_n = t, s.messages
+        acked = f" · acked {s.acked:,}" if s.acks else ""
         return (
             f"simulator: connected {s.connected:,}/{s.devices:,} · sent {s.messages:,} "
-            f"({rate:,.0f}/s) · acked {s.acked:,} · errors {s.errors:,}"
+            f"({rate:,.0f}/s){acked} · errors {s.errors:,}"
         )
 
     def maybe(self) -> None:
@@ -47,19 +52,18 @@ class Progress:
         s = self.stats
         elapsed = max(self.clock() - self.started, 1e-9)
         faults = ", ".join(f"{k} {v:,}" for k, v in sorted(s.faults.items())) or "none"
-        return "\n".join(
-            [
-                f"simulator: done after {steps:,} steps ({elapsed:.1f} s wall, "
-                f"simulated up to {sim.now.isoformat()})",
-                f"  devices   {s.devices:,}",
-                f"  messages  {s.messages:,} ({s.messages / elapsed:,.0f}/s): "
-                f"{s.samples:,} samples, {s.statuses:,} status",
-                f"  acked     {s.acked:,}",
-                f"  errors    {s.errors:,}",
-                f"  faults    {faults}",
-                f"  scenarios {', '.join(x.name for x in sim.scenarios) or 'none'}",
-            ]
-        )
+        lines = [
+            f"simulator: done after {steps:,} steps ({elapsed:.1f} s wall, "
+            f"simulated up to {sim.now.isoformat()})",
+            f"  devices   {s.devices:,}",
+            f"  messages  {s.messages:,} ({s.messages / elapsed:,.0f}/s): "
+            f"{s.samples:,} samples, {s.statuses:,} status",
+            *([f"  acked     {s.acked:,}"] if s.acks else []),
+            f"  errors    {s.errors:,}",
+            f"  faults    {faults}",
+            f"  scenarios {', '.join(x.name for x in sim.scenarios) or 'none'}",
+        ]
+        return "\n".join(lines)
 
 
 def run(

@@ -57,6 +57,8 @@ class Stats:
     faults: dict[str, int] = field(default_factory=dict)
     acked: int = 0
     errors: int = 0
+    #: Whether anyone acknowledges messages (QoS 1 to a broker); a dry run writes them only.
+    acks: bool = True
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, messages: Sequence[Message]) -> None:
@@ -94,7 +96,7 @@ class DryRun:
     def __init__(self, out: TextIO, devices: int, qos: int = 1) -> None:
         self.out = out
         self.qos = qos
-        self.stats = Stats(devices=devices)
+        self.stats = Stats(devices=devices, acks=False)
 
     def open(self) -> None:
         self.stats.connected = self.stats.devices
@@ -112,7 +114,6 @@ class DryRun:
             )
         )
         self.stats.count(messages)
-        self.stats.acked = self.stats.messages
 
     def close(self) -> None:
         self.out.flush()
@@ -172,7 +173,7 @@ class Pooled:
             raise ValueError("at least one connection is needed")
         self.endpoint = endpoint
         self.qos = qos
-        self.stats = Stats(devices=devices)
+        self.stats = Stats(devices=devices, acks=qos > 0)
         self._clients = [
             _client(f"{client_prefix}-{i}", endpoint, self.stats) for i in range(connections)
         ]
@@ -240,7 +241,7 @@ class PerDevice:
             )
         self.endpoint = endpoint
         self.qos = qos
-        self.stats = Stats(devices=len(devices))
+        self.stats = Stats(devices=len(devices), acks=qos > 0)
         self._domains = dict(devices)
         self._credentials = dict(credentials or {})
         self._clients: dict[str, mqtt.Client] = {}
