@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from dashboards import generate
 from ioc import logs
-from ioc.config import Settings
+from ioc.config import load_settings
+from ioc.console import DEBUG_HELP, run_app, version_option
 from ioc.errors import IOCError
 
 app = typer.Typer(
@@ -18,26 +22,57 @@ app = typer.Typer(
     add_completion=False,
 )
 
+GrafanaDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--dir",
+        help="the deploy/grafana directory [default: the checkout's, else ./deploy/grafana]",
+        show_default=False,
+    ),
+]
+
+
+@app.callback()
+def root(
+    version: Annotated[bool, version_option("dashboards")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)] = False,
+) -> None:
+    """Control-room dashboards as code."""
+
+
+def _grafana_dir(given: Path | None, *, must_exist: bool) -> Path:
+    """``--dir``, or the checkout's deploy/grafana, or (installed) ./deploy/grafana."""
+    if given is None:
+        given = generate.GRAFANA_DIR if generate.GRAFANA_DIR.is_dir() else Path("deploy/grafana")
+    if must_exist and not given.is_dir():
+        raise typer.BadParameter(
+            f"no directory {str(given)!r}: run from the checkout or name it",
+            param_hint="'--dir'",
+        )
+    return given
+
 
 @app.command("generate")
-def generate_cmd() -> None:
+def generate_cmd(directory: GrafanaDir = None) -> None:
     """Write deploy/grafana/ (dashboards and provisioning) from the code."""
-    changed = generate.write()
+    target = _grafana_dir(directory, must_exist=False)
+    changed = generate.write(target)
     for rel in changed:
-        typer.echo(f"wrote deploy/grafana/{rel}")
+        typer.echo(f"wrote {target / rel}")
     typer.echo(f"{len(changed)} file(s) changed" if changed else "up to date")
 
 
 @app.command()
-def check() -> None:
+def check(directory: GrafanaDir = None) -> None:
     """Fail when deploy/grafana/ differs from what the code generates (CI runs this)."""
-    stale = generate.stale()
+    target = _grafana_dir(directory, must_exist=True)
+    stale = generate.stale(target)
     if stale:
         for rel in stale:
-            typer.echo(f"out of date: deploy/grafana/{rel}", err=True)
+            typer.echo(f"out of date: {target / rel}", err=True)
         typer.echo("run: python -m dashboards generate", err=True)
         raise typer.Exit(1)
-    typer.echo("deploy/grafana/ is up to date")
+    typer.echo(f"{target} is up to date")
 
 
 @app.command()
@@ -71,7 +106,7 @@ def publish(
     """Push folders, the datasource and the dashboards to a running Grafana."""
     from dashboards.publish import DatasourceSpec, Publisher, connect
 
-    settings = Settings()
+    settings = load_settings()
     logs.configure(settings.log_level)
     datasource = (
         None if skip_datasource else DatasourceSpec.from_url(db_url or settings.database_url)
@@ -85,5 +120,10 @@ def publish(
     typer.echo(f"published to {publisher.url}: {report.summary()}")
 
 
+def main(argv: Sequence[str] | None = None, prog: str = "python -m dashboards") -> int:
+    """Run a command; errors a person can fix are one line (:mod:`ioc.console`)."""
+    return run_app(app, prog, argv)
+
+
 if __name__ == "__main__":
-    app(prog_name="python -m dashboards")
+    sys.exit(main())
