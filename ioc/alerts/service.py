@@ -1,7 +1,16 @@
-"""``python -m ioc alerts``: the engine and the outbox drainer in one process.
+"""``python -m ioc alerts``: the engine, the outbox drainer and the GOC report schedule
+in one process.
 
 The drainer delivers to every target the settings configure (webhook, Grafana, the
 GOC); it can run in any number of processes, since rows are claimed with SKIP LOCKED.
+The report schedule runs in every replica under a database lock
+(:mod:`ioc.goc.schedule`): each period is enqueued once, and missed ones are caught up.
+
+No failure stops the service silently: a background thread that dies sets the stop
+event, the others are stopped, and :func:`run` exits the process with status 1, so
+the supervisor (compose ``restart:``, systemd ``Restart=``) starts it afresh.
+``/metrics`` shows every worker (``ioc_worker_up``), outages and retries.
+
 Signals are handled here, at the entry point only: tests drive
 :class:`~ioc.alerts.engine.AlertEngine` and :class:`~ioc.outbox.drainer.Drainer`
 directly and stop them without signals.
@@ -12,28 +21,48 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from functools import partial
 
 from prometheus_client import start_http_server
 
 from ioc.alerts.engine import AlertEngine
+from ioc.background import Failures
 from ioc.config import Settings
+from ioc.goc import schedule
 from ioc.outbox.drainer import Drainer
 from ioc.outbox.targets import targets_from_settings
+from ioc.storage.db import connect
 
 log = logging.getLogger("ioc.alerts")
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
-    """Run until ``stop`` is set (or SIGTERM/SIGINT when none is given)."""
+    """Run until ``stop`` is set (or SIGTERM/SIGINT when none is given); raises
+    ``SystemExit(1)`` after shutting down when a background thread died."""
     if stop is None:
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-    engine = AlertEngine(settings)
-    drainer = Drainer(settings.database_url, targets_from_settings(settings))
+    failures = Failures(stop)
+    engine = AlertEngine(settings, on_fatal=failures)
+    workers = engine.metrics.workers
+    drainer = Drainer(
+        settings.database_url,
+        targets_from_settings(settings),
+        metrics=workers,
+        on_fatal=failures,
+    )
+    reports = schedule.worker(
+        schedule.ReportScheduler(settings.center_id, settings.goc_report_interval_s),
+        partial(connect, settings.database_url, application_name="ioc-goc-schedule"),
+        every_s=min(30.0, settings.goc_report_interval_s / 4),
+        metrics=workers,
+        on_fatal=failures,
+    )
     engine.start()  # migrates first
     drainer.declare_routes()
     drainer.start()
+    reports.start()
     if settings.alerts_metrics_port:
         start_http_server(settings.alerts_metrics_port, registry=engine.metrics.registry)
     log.info(
@@ -47,5 +76,11 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
     try:
         stop.wait()
     finally:
+        reports.stop()
         engine.stop()
         drainer.stop()
+    if failures.first is not None:
+        log.critical(
+            "alerts service exits: a worker thread died", extra={"worker": failures.first[0]}
+        )
+        raise SystemExit(1)

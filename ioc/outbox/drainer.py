@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from ioc.background import Backoff, Fatal, Outage, Worker, WorkerMetrics
 from ioc.errors import Unavailable
 from ioc.outbox import store
 from ioc.outbox.store import OutboxItem
@@ -60,6 +60,8 @@ class Drainer:
         cap_s: float = 300.0,
         max_attempts: int | None = None,
         poll_s: float = 0.5,
+        metrics: WorkerMetrics | None = None,
+        on_fatal: Fatal | None = None,
     ) -> None:
         self.database_url = database_url
         self.targets: dict[str, Target] = {}
@@ -71,8 +73,11 @@ class Drainer:
         self.poll_s = poll_s
         self.delivered: dict[str, int] = {}
         self.failed: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self.metrics = metrics
+        self.on_fatal = on_fatal
+        self.workers: list[Worker] = []
+        #: each target's reachability: one log line when it fails, one when it is back
+        self.outages: dict[str, Outage] = {}
         for t in targets:
             self.add(t)
 
@@ -82,6 +87,9 @@ class Drainer:
         self.targets[target.name] = target
         self.delivered.setdefault(target.name, 0)
         self.failed.setdefault(target.name, 0)
+        self.outages[target.name] = Outage(
+            f"outbox-{target.name}", f"target {target.name}", log, self.metrics
+        )
 
     def declare_routes(self) -> None:
         """Make sure every target of this drainer gets notifications written for it."""
@@ -111,7 +119,8 @@ class Drainer:
                     dead,
                 )
                 self.failed[target.name] += 1
-                log.warning(
+                self.outages[target.name].failed(exc, key=item.key)
+                log.debug(
                     "delivery failed",
                     extra={
                         "target": target.name,
@@ -124,6 +133,7 @@ class Drainer:
                 return True
             store.mark_delivered(conn, item.id, self._now())
             self.delivered[target.name] += 1
+            self.outages[target.name].succeeded()
             return True
 
     def drain(self, name: str | None = None, limit: int = 10_000) -> int:
@@ -138,35 +148,49 @@ class Drainer:
                     handled += 1
         return handled
 
-    def _run(self, target: Target) -> None:
+    def _worker(self, target: Target) -> Worker:
+        """A worker that drains ``target`` on a connection of its own."""
         conn: Connection | None = None
-        while not self._stop.is_set():
+
+        def step() -> float | None:
+            nonlocal conn
+            if conn is None or conn.closed:
+                conn = connect(self.database_url, autocommit=True, application_name="ioc-outbox")
             try:
-                if conn is None or conn.closed:
-                    conn = connect(
-                        self.database_url, autocommit=True, application_name="ioc-outbox"
-                    )
-                if not self.drain_one(conn, target):
-                    self._stop.wait(self.poll_s)
-            except Unavailable as exc:
-                log.warning("outbox database unavailable", extra={"error": str(exc)})
-                if conn is not None:
-                    conn.close()
+                handled = self.drain_one(conn, target)
+            except Unavailable:
+                conn.close()
                 conn = None
-                self._stop.wait(1.0)
-        if conn is not None:
-            conn.close()
+                raise
+            return None if handled else self.poll_s
+
+        def close() -> None:
+            if conn is not None:
+                conn.close()
+
+        return Worker(
+            f"outbox-{target.name}",
+            step,
+            log=log,
+            metrics=self.metrics,
+            backoff=Backoff(base_s=1.0, cap_s=30.0, rng=self.rng),
+            on_fatal=self.on_fatal,
+            final=close,
+        )
 
     def start(self) -> None:
         for target in self.targets.values():
-            thread = threading.Thread(
-                target=self._run, args=(target,), name=f"outbox-{target.name}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
+            worker = self._worker(target)
+            worker.start()
+            self.workers.append(worker)
+
+    @property
+    def healthy(self) -> bool:
+        return all(w.failed is None for w in self.workers)
 
     def stop(self, timeout: float = 30.0) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads.clear()
+        for worker in self.workers:
+            worker.stopping.set()
+        for worker in self.workers:
+            worker.stop(timeout)
+        self.workers.clear()

@@ -3,6 +3,12 @@
 Routing is data (``outbox_routes``): a notification becomes one row per enabled target
 whose ``min_severity`` and ``kinds`` admit it, so the API (ack, resolve) and the engine
 (open, auto-resolve) route the same way without knowing which targets exist.
+
+Order: every row has a subject (``alert:42``, ``incident:7``, ``goc.report``), and
+:func:`claim` hands out a row only when no earlier row of the same subject for the same
+target is still pending. A target thus receives an alert's ``opened`` before its
+``resolved`` and reports in period order, while a row that keeps failing holds back only
+its own subject (until it is delivered, or dead after ``max_attempts``).
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ioc.storage.db import Connection
+from ioc.types import SEVERITIES, severity_rank
 
-SEVERITY_RANK = {"info": 0, "minor": 1, "major": 2, "critical": 3}
-_RANK_SQL = "array_position(ARRAY['info','minor','major','critical'], {})"
+SEVERITY_RANK = {s: severity_rank(s) for s in SEVERITIES}
+_RANK_SQL = "array_position(ARRAY[" + ",".join(f"'{s}'" for s in SEVERITIES) + "], {})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,19 +40,39 @@ class OutboxItem:
     created_at: datetime
 
 
-def enqueue(conn: Connection, kind: str, key: str, payload: dict[str, Any], severity: str) -> int:
+def subject_of(kind: str, payload: dict[str, Any]) -> str:
+    """The series an item belongs to: ``alert:42`` for ``alert.*`` kinds (likewise any
+    ``thing.*`` kind whose payload has an ``id``), else the kind itself (``goc.report``:
+    reports form one series)."""
+    family, dot, _ = kind.partition(".")
+    if dot and "id" in payload:
+        return f"{family}:{payload['id']}"
+    return kind
+
+
+def enqueue(
+    conn: Connection,
+    kind: str,
+    key: str,
+    payload: dict[str, Any],
+    severity: str,
+    *,
+    subject: str | None = None,
+) -> int:
     """Route one notification to every target that wants it; returns rows written.
 
     ``key`` names the notification (e.g. ``alert-42-opened``); enqueueing it twice for a
-    target is a no-op, so a retried transaction never notifies twice.
+    target is a no-op, so a retried transaction never notifies twice. ``subject``
+    (default :func:`subject_of`) orders delivery: rows of one subject go out in the
+    order they were enqueued.
     """
     cur = conn.execute(
-        f"""INSERT INTO outbox (target, kind, key, payload)
-            SELECT target, %s, %s, %s FROM outbox_routes
+        f"""INSERT INTO outbox (target, kind, key, payload, subject)
+            SELECT target, %s, %s, %s, %s FROM outbox_routes
             WHERE enabled AND %s = ANY (kinds)
               AND {_RANK_SQL.format("min_severity")} <= {_RANK_SQL.format("%s")}
             ON CONFLICT (target, key) DO NOTHING""",
-        (kind, key, Jsonb(payload), kind, severity),
+        (kind, key, Jsonb(payload), subject or subject_of(kind, payload), kind, severity),
     )
     return cur.rowcount
 
@@ -69,13 +96,19 @@ def declare_routes(
 
 
 def claim(conn: Connection, target: str, now: datetime) -> OutboxItem | None:
-    """Lock the oldest due row of ``target`` (inside the caller's transaction), or None.
+    """Lock the oldest due row of ``target`` that is first in its subject (inside the
+    caller's transaction), or None.
 
-    ``SKIP LOCKED``: drainers in other processes pass over rows being delivered.
+    ``SKIP LOCKED``: drainers in other processes pass over rows being delivered; a row
+    being delivered is still pending, so the next row of its subject waits for it.
     """
     row = conn.execute(
-        """SELECT id, target, kind, key, payload, attempts, created_at FROM outbox
+        """SELECT id, target, kind, key, payload, attempts, created_at FROM outbox o
            WHERE target = %s AND state = 'pending' AND next_attempt_at <= %s
+             AND NOT EXISTS (
+               SELECT 1 FROM outbox p
+               WHERE p.target = o.target AND p.subject = o.subject
+                 AND p.state = 'pending' AND p.id < o.id)
            ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED""",
         (target, now),
     ).fetchone()
