@@ -15,20 +15,18 @@ alert therefore has a ``subject`` — the device id, ``district:<name>`` or
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ioc.telemetry.catalog import CATALOG
+from ioc.types import AlertState, Domain, Severity
 
-Severity = Literal["info", "minor", "major", "critical"]
-SEVERITIES: tuple[Severity, ...] = ("info", "minor", "major", "critical")
 Kind = Literal["threshold", "rate", "absence", "anomaly", "group"]
-KINDS: tuple[Kind, ...] = ("threshold", "rate", "absence", "anomaly", "group")
-AlertState = Literal["firing", "acknowledged", "resolved"]
-ALERT_STATES: tuple[AlertState, ...] = ("firing", "acknowledged", "resolved")
-Domain = Literal["traffic", "energy", "agriculture", "health"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
 Op = Literal[">", "<"]
+#: What an entry of an alert's history records (``alert.<action>`` on the event stream).
+AlertAction = Literal["opened", "acknowledged", "resolved"]
 
 _PARAMS = ConfigDict(extra="forbid")
 
@@ -224,7 +222,7 @@ class AlertChange(BaseModel):
     """One entry of an alert's history: who did what, when, and the value behind it."""
 
     at: datetime
-    action: Literal["opened", "acknowledged", "resolved"]
+    action: AlertAction
     by: str
     value: float | None = None
     note: str | None = None

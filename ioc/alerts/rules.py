@@ -1,10 +1,10 @@
-"""Alert rules in the database: list, get, create, update, delete.
+"""Alert rules in the database: the one owner of ``alert_rules``.
 
 Input is a validated :class:`~ioc.alerts.models.RuleSpec` (so it already fits the
 catalog); output is a :class:`~ioc.alerts.models.Rule`. A duplicate name is a
-:class:`ioc.errors.Conflict`; an unknown id a :class:`ioc.errors.NotFound`. Deleting
-a rule resolves its open alerts in the same transaction: nothing is left firing for a
-rule nobody can see any more.
+:class:`ioc.errors.Conflict` that names the rule; an unknown id a
+:class:`ioc.errors.NotFound`. This module knows nothing of alerts: deleting a rule
+together with resolving its open alerts is :func:`ioc.alerts.store.delete_rule`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ioc.alerts.models import Rule, RuleSpec
-from ioc.errors import NotFound
+from ioc.errors import Conflict, NotFound
 from ioc.storage.db import Connection, translated
 
 _COLUMNS = (
@@ -76,48 +76,56 @@ def get_rule(conn: Connection, rule_id: int) -> Rule:
     return _rule(row)
 
 
+def _taken(spec: RuleSpec) -> Conflict:
+    return Conflict(f"a rule named {spec.name!r} already exists")
+
+
 def create_rule(conn: Connection, spec: RuleSpec) -> Rule:
     placeholders = ", ".join(["%s"] * len(_WRITABLE))
     with translated(), conn.transaction():
         row = conn.execute(
             f"INSERT INTO alert_rules ({', '.join(_WRITABLE)}) VALUES ({placeholders})"
-            f" RETURNING {_COLUMNS}",
+            f" ON CONFLICT (name) DO NOTHING RETURNING {_COLUMNS}",
             _values(spec),
         ).fetchone()
-    assert row is not None
+    if row is None:
+        raise _taken(spec)
     return _rule(row)
 
 
 def update_rule(conn: Connection, rule_id: int, spec: RuleSpec) -> Rule:
     """Replace a rule's definition; its open alerts stay open under the new definition."""
     sets = ", ".join(f"{f} = %s" for f in _WRITABLE)
-    with translated(), conn.transaction():
-        row = conn.execute(
-            f"UPDATE alert_rules SET {sets}, updated_at = clock_timestamp() WHERE id = %s"
-            f" RETURNING {_COLUMNS}",
-            [*_values(spec), rule_id],
-        ).fetchone()
+    try:
+        with translated(), conn.transaction():
+            row = conn.execute(
+                f"UPDATE alert_rules SET {sets}, updated_at = clock_timestamp() WHERE id = %s"
+                f" RETURNING {_COLUMNS}",
+                [*_values(spec), rule_id],
+            ).fetchone()
+    except Conflict as exc:  # the only unique column is the name
+        raise _taken(spec) from exc
     if row is None:
         raise NotFound(f"rule {rule_id} does not exist")
     return _rule(row)
 
 
-def delete_rule(conn: Connection, rule_id: int, who: str = "api") -> None:
-    from ioc.alerts.store import resolve_open  # the lifecycle lives there
-
-    with translated(), conn.transaction():
+def remove_rule(conn: Connection, rule_id: int) -> None:
+    """Delete the rule row; NotFound for an unknown id. Its open alerts are the
+    caller's to resolve in the same transaction (:func:`ioc.alerts.store.delete_rule`)."""
+    with translated():
         row = conn.execute(
             "DELETE FROM alert_rules WHERE id = %s RETURNING id", (rule_id,)
         ).fetchone()
-        if row is None:
-            raise NotFound(f"rule {rule_id} does not exist")
-        open_alerts = conn.execute(
-            "SELECT subject, greatest(started_at, now()) FROM alerts"
-            " WHERE rule_id = %s AND state <> 'resolved'",
-            (rule_id,),
-        ).fetchall()
-        for subject, at in open_alerts:
-            resolve_open(conn, rule_id, str(subject), at, None, by=who, note="rule deleted")
+    if row is None:
+        raise NotFound(f"rule {rule_id} does not exist")
+
+
+def rules_signature(conn: Connection) -> tuple[object, ...]:
+    """A cheap fingerprint that changes whenever a rule is added, edited or removed."""
+    with translated():
+        row = conn.execute("SELECT count(*), max(id), max(updated_at) FROM alert_rules").fetchone()
+    return tuple(row or ())
 
 
 def insert_rules(conn: Connection, specs: Sequence[RuleSpec]) -> list[Rule]:

@@ -1,6 +1,7 @@
 """What the engine reads from the database to (re)build its memory: the devices of its
 partition with when each was last heard from, recent latest values, and a cheap
-signature that tells when the rules changed."""
+signature that tells when the rules changed. Each read goes through its table's owner
+(:mod:`ioc.storage.registry`, :mod:`ioc.storage.series`, :mod:`ioc.alerts.rules`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ioc.alerts.book import Device
+from ioc.alerts.rules import rules_signature
+from ioc.storage import registry, series
 from ioc.storage.db import Connection, translated
-from ioc.telemetry.catalog import DOMAINS
+from ioc.types import DOMAINS
+
+__all__ = ["Partition", "load_devices", "recent_latest", "rules_signature"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,32 +41,16 @@ def load_devices(conn: Connection, partition: Partition) -> list[Device]:
     """Active devices of the partition. A device never heard from counts from its
     registration, so one that never sends anything is reported absent too."""
     with translated():
-        rows = conn.execute(
-            """SELECT d.device_id, d.domain, d.district,
-                      greatest(l.seen, CASE WHEN d.online THEN d.status_at END, d.created_at),
-                      d.online, d.status_at
-               FROM devices d
-               LEFT JOIN (SELECT device_id, max(time) AS seen FROM latest GROUP BY device_id) l
-                 USING (device_id)
-               WHERE d.decommissioned_at IS NULL AND d.domain = ANY(%s)""",
-            (list(partition.domains),),
-        ).fetchall()
+        rows = registry.heard_devices(conn, partition.domains)
     return [
-        Device(
-            str(r[0]),
-            str(r[1]),
-            str(r[2]),
-            _ts(r[3]),
-            None if r[4] is None else bool(r[4]),
-            _ts(r[5]),
-        )
-        for r in rows
-        if partition.admits(str(r[1]), str(r[2]))
+        Device(d.device_id, d.domain, d.district, _ts(d.heard), d.online, _ts(d.status_at))
+        for d in rows
+        if partition.admits(d.domain, d.district)
     ]
 
 
-def _ts(value: object) -> float | None:
-    return value.timestamp() if isinstance(value, datetime) else None
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
 
 
 def recent_latest(
@@ -69,15 +58,4 @@ def recent_latest(
 ) -> list[tuple[str, float, str, float]]:
     """(device, time, metric, value) of latest values newer than ``since``."""
     with translated():
-        rows = conn.execute(
-            "SELECT device_id, time, metric, value FROM latest"
-            " WHERE device_id = ANY(%s) AND time > %s ORDER BY device_id, time",
-            (list(device_ids), since),
-        ).fetchall()
-    return [(str(r[0]), r[1].timestamp(), str(r[2]), float(r[3])) for r in rows]
-
-
-def rules_signature(conn: Connection) -> tuple[object, ...]:
-    with translated():
-        row = conn.execute("SELECT count(*), max(id), max(updated_at) FROM alert_rules").fetchone()
-    return tuple(row or ())
+        return series.recent_latest(conn, device_ids, since)

@@ -1,4 +1,7 @@
-"""Alerts in the database: the queries the API serves and the lifecycle writes.
+"""Alerts in the database: the one owner of ``alerts`` and ``alert_history``.
+
+The queries the API serves, the figures the KPIs report (one SQL aggregate) and the
+lifecycle writes.
 
 Every change of an alert — opened, acknowledged, resolved — happens in one transaction
 with its history row, its live-stream event (:func:`ioc.storage.events.publish`) and
@@ -8,26 +11,38 @@ index; :func:`open_alert` leans on it and never checks first.
 
 Errors: :class:`ioc.errors.NotFound` for an unknown id, :class:`ioc.errors.Conflict`
 for a change the alert's state does not allow (acknowledging a resolved alert). Rule
-storage lives in :mod:`ioc.alerts.rules` and is re-exported here.
+storage lives in :mod:`ioc.alerts.rules` and is re-exported here (the engine reads
+both through this module); :func:`delete_rule` is here because it resolves alerts.
+Use cases that also write an audit row are :mod:`ioc.alerts.lifecycle` and
+:mod:`ioc.alerts.authoring`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
-from ioc.alerts.models import Alert, AlertChange, AlertFilters, Page, Rule
-from ioc.alerts.rules import create_rule, delete_rule, get_rule, list_rules, update_rule
+from ioc.alerts.models import Alert, AlertAction, AlertChange, AlertFilters, Page, Rule
+from ioc.alerts.rules import (
+    create_rule,
+    get_rule,
+    list_rules,
+    remove_rule,
+    rules_signature,
+    update_rule,
+)
 from ioc.errors import Conflict, InvalidPayload, NotFound
 from ioc.outbox.store import enqueue
 from ioc.storage import events
 from ioc.storage.db import Connection, translated
+from ioc.types import SEVERITIES_DESC, EventKind
 
 __all__ = [
     "acknowledge",
+    "alert_figures",
     "count_alerts",
     "create_rule",
     "delete_rule",
@@ -39,10 +54,18 @@ __all__ = [
     "open_alert",
     "resolve",
     "resolve_open",
+    "rules_signature",
+    "silent_devices",
     "update_rule",
 ]
 
 ENGINE = "engine"
+
+_EVENT: dict[AlertAction, EventKind] = {
+    "opened": "alert.opened",
+    "acknowledged": "alert.acknowledged",
+    "resolved": "alert.resolved",
+}
 
 _COLUMNS = (
     "id, rule_id, rule_name, subject, device_id, domain, district, metric, severity, state,"
@@ -133,21 +156,26 @@ def list_open(conn: Connection) -> list[Alert]:
 
 
 def _announce(
-    conn: Connection, alert: Alert, action: str, by: str, at: datetime, note: str | None
+    conn: Connection, alert: Alert, action: AlertAction, by: str, at: datetime, note: str | None
 ) -> None:
     conn.execute(
         "INSERT INTO alert_history (alert_id, at, action, by, value, note)"
         " VALUES (%s, %s, %s, %s, %s, %s)",
         (alert.id, at, action, by, alert.value, note),
     )
-    kind = f"alert.{action}"
+    kind = _EVENT[action]
     payload = {**alert.model_dump(mode="json", exclude={"history"}), "by": by, "note": note}
     events.publish(conn, kind, payload)
     enqueue(conn, kind, f"alert-{alert.id}-{action}", payload, alert.severity)
 
 
 def _change(
-    conn: Connection, alert_id: int, action: str, who: str, note: str | None, at: datetime | None
+    conn: Connection,
+    alert_id: int,
+    action: Literal["acknowledged", "resolved"],
+    who: str,
+    note: str | None,
+    at: datetime | None,
 ) -> Alert:
     if note is not None and "\x00" in note:
         raise InvalidPayload("note must not contain NUL characters")
@@ -268,3 +296,89 @@ def resolve_open(
         alert = _alert(row)
         _announce(conn, alert.model_copy(update={"value": value}), "resolved", by, at, note)
         return alert
+
+
+def delete_rule(conn: Connection, rule_id: int, who: str = "api") -> None:
+    """Delete a rule and resolve its open alerts in the same transaction: nothing is
+    left firing for a rule nobody can see any more."""
+    with translated(), conn.transaction():
+        remove_rule(conn, rule_id)
+        open_alerts = conn.execute(
+            "SELECT subject, greatest(started_at, now()) FROM alerts"
+            " WHERE rule_id = %s AND state <> 'resolved'",
+            (rule_id,),
+        ).fetchall()
+        for subject, at in open_alerts:
+            resolve_open(conn, rule_id, str(subject), at, None, by=who, note="rule deleted")
+
+
+_OPEN_BY_SEVERITY = ", ".join(
+    f"count(*) FILTER (WHERE state <> 'resolved' AND severity = '{s}')::int"
+    for s in SEVERITIES_DESC
+)
+
+_FIGURES = f"""
+SELECT domain, coalesce(district, ''), {_OPEN_BY_SEVERITY},
+       max(extract(epoch FROM %(now)s - started_at)) FILTER (WHERE state <> 'resolved'),
+       avg(extract(epoch FROM acknowledged_at - started_at))
+         FILTER (WHERE started_at >= %(since)s AND acknowledged_at IS NOT NULL),
+       avg(extract(epoch FROM resolved_at - started_at))
+         FILTER (WHERE started_at >= %(since)s AND resolved_at IS NOT NULL)
+FROM alerts
+WHERE (state <> 'resolved' OR started_at >= %(since)s)
+  AND (%(domain)s::text IS NULL OR domain = %(domain)s)
+  AND (%(district)s::text IS NULL OR district = %(district)s)
+GROUP BY 1, 2"""
+
+
+def empty_figures() -> dict[str, Any]:
+    """The figures of a (domain, district) without alerts."""
+    return {
+        "open": dict.fromkeys(SEVERITIES_DESC, 0),
+        "oldest_open_age_s": None,
+        "mean_time_to_ack_s": None,
+        "mean_time_to_resolve_s": None,
+    }
+
+
+def _seconds(value: object, digits: int | None = None) -> float | None:
+    if value is None:
+        return None
+    return float(value) if digits is None else round(float(value), digits)  # type: ignore[arg-type]
+
+
+def alert_figures(
+    conn: Connection,
+    now: datetime,
+    since: datetime,
+    domain: str | None = None,
+    district: str | None = None,
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """(domain, district) → open alerts by severity, the oldest one's age, and the mean
+    time to acknowledge and to resolve of alerts started since ``since``: one query,
+    whatever the history. Group alerts without a district count under ``""``."""
+    params = {"now": now, "since": since, "domain": domain, "district": district}
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    n = len(SEVERITIES_DESC)
+    with translated():
+        rows = conn.execute(_FIGURES, params).fetchall()
+    for row in rows:
+        out[(str(row[0]), str(row[1]))] = {
+            "open": dict(zip(SEVERITIES_DESC, (int(c) for c in row[2 : 2 + n]), strict=True)),
+            "oldest_open_age_s": _seconds(row[2 + n]),
+            "mean_time_to_ack_s": _seconds(row[3 + n], 1),
+            "mean_time_to_resolve_s": _seconds(row[4 + n], 1),
+        }
+    return out
+
+
+def silent_devices(conn: Connection) -> list[str]:
+    """Devices with an open alert of an absence rule: heard too little, or offline."""
+    absence = [r.id for r in list_rules(conn) if r.kind == "absence"]
+    with translated():
+        rows = conn.execute(
+            "SELECT DISTINCT device_id FROM alerts WHERE rule_id = ANY(%s)"
+            " AND state <> 'resolved' AND device_id IS NOT NULL",
+            (absence,),
+        ).fetchall()
+    return [str(r[0]) for r in rows]

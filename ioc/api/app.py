@@ -1,14 +1,15 @@
 """``create_app(settings)``: the operations center API.
 
 Built from settings passed in (never read at import). The lifespan opens the pool,
-runs the migrations (idempotent), makes the bootstrap admin key valid when
-``IOC_BOOTSTRAP_ADMIN_KEY`` is set and, when a GOC is configured, schedules its report.
+runs the migrations (idempotent) and makes the bootstrap admin key valid when
+``IOC_BOOTSTRAP_ADMIN_KEY`` is set. The API only translates HTTP to use cases: it holds
+no SQL and runs no background work. The GOC report is pushed by the alerts service
+(``python -m ioc alerts``), once per period in a cluster; the API only serves it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,10 +22,9 @@ from ioc.api.routes import alerts, audit, catalog, devices, events, goc, health,
 from ioc.broker_admin.accounts import BrokerAccounts, DynsecAccounts
 from ioc.broker_admin.dynsec import DynsecClient
 from ioc.config import Settings, parse_mqtt_url
-from ioc.goc.schedule import ReportScheduler, run_in_thread
 from ioc.security.keys import ensure_key
 from ioc.security.roles import Role
-from ioc.storage.db import connect, make_pool
+from ioc.storage.db import make_pool
 from ioc.storage.migrate import migrate
 
 log = logging.getLogger("ioc.api")
@@ -53,8 +53,13 @@ def create_app(
     *,
     accounts: BrokerAccounts | None = _UNSET,
     run_migrations: bool = True,
-    schedule_reports: bool = True,
+    schedule_reports: bool = False,
 ) -> FastAPI:
+    """The app. ``schedule_reports`` is accepted for older callers and ignored: no API
+    process schedules GOC reports any more (several replicas would send each period
+    several times, none would send it with no API running)."""
+    del schedule_reports
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         s: Settings = app.state.settings  # read at start: a test may swap it in
@@ -66,16 +71,9 @@ def create_app(
         if s.bootstrap_admin_key is not None:
             with app.state.db.connect() as conn:
                 ensure_key(conn, s.bootstrap_admin_key.get_secret_value(), Role.ADMIN, "bootstrap")
-        stop = threading.Event()
-        if schedule_reports and s.goc_url:
-            scheduler = ReportScheduler(s.center_id, s.goc_report_interval_s)
-            run_in_thread(
-                scheduler, lambda: connect(s.database_url, application_name="ioc-goc"), stop
-            )
         try:
             yield
         finally:
-            stop.set()
             pool.close()
 
     app = FastAPI(

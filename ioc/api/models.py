@@ -7,11 +7,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ioc.telemetry.topics import DEVICE_ID_PATTERN
+from ioc.types import DEVICE_ID_PATTERN, Domain
 
 T = TypeVar("T")
-
-DomainName = Literal["traffic", "energy", "agriculture", "health"]
 
 
 class DeviceIn(BaseModel):
@@ -32,7 +30,7 @@ class DeviceIn(BaseModel):
     )
 
     device_id: str = Field(pattern=f"^{DEVICE_ID_PATTERN}$")
-    domain: DomainName
+    domain: Domain
     name: str = Field(default="", max_length=200)
     district: str = Field(default="", max_length=100)
     lat: float | None = Field(default=None, ge=-90, le=90)
@@ -165,14 +163,3 @@ class Ready(BaseModel):
     status: Literal["ready"]
     database: bool
     broker: bool
-
-
-class AuditRecord(BaseModel):
-    id: int
-    time: datetime
-    actor: str
-    role: str | None
-    action: str
-    target: str
-    remote: str | None
-    detail: dict[str, Any]

@@ -7,49 +7,30 @@ strict cookie is what keeps another site from pressing the buttons).
 
 from __future__ import annotations
 
-import pathlib
-from http import HTTPStatus
 from typing import Annotated
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
+from ioc.alerts import lifecycle
 from ioc.alerts import store as alerts
-from ioc.api.deps import COOKIE, Db, Principal, require
-from ioc.api.routes.alerts import change
-from ioc.api.store import devices
+from ioc.api.deps import COOKIE, Database, Db, Principal, require
+from ioc.api.templating import templates
 from ioc.errors import Unauthorized
 from ioc.security.keys import authenticate
 from ioc.security.roles import Role
+from ioc.storage import registry, series
 from ioc.telemetry.catalog import CATALOG
-
-templates = Jinja2Templates(directory=str(pathlib.Path(__file__).parent / "templates"))
+from ioc.types import DEVICE_ID_PATTERN
 
 router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False)
 
 PageViewer = Annotated[Principal, Depends(require(Role.VIEWER, cookie=True))]
 PageOperator = Annotated[Principal, Depends(require(Role.OPERATOR, cookie=True))]
-DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+DeviceId = Annotated[str, Path(pattern=f"^{DEVICE_ID_PATTERN}$")]
 AlertId = Annotated[int, Path(ge=1, le=2**62)]
-
-
-def error_page(request: Request, status: int, detail: str) -> Response:
-    return templates.TemplateResponse(
-        request,
-        "error.html",
-        {
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "phrase": HTTPStatus(status).phrase,
-            "detail": detail,
-            "next": request.url.path,
-            "who": None,
-        },
-        status_code=status,
-    )
 
 
 def _safe_next(target: str) -> str:
@@ -104,23 +85,33 @@ async def _note(request: Request) -> str | None:
     return note or None
 
 
+def _acknowledge(db: Database, who: Principal, alert_id: int, note: str | None) -> None:
+    with db.connect() as conn:
+        lifecycle.acknowledge(conn, who.actor, alert_id, note)
+
+
+def _resolve(db: Database, who: Principal, alert_id: int, note: str | None) -> None:
+    with db.connect() as conn:
+        lifecycle.resolve(conn, who.actor, alert_id, note)
+
+
 @router.post("/alerts/{alert_id}/ack")
 async def alert_ack(request: Request, alert_id: AlertId, who: PageOperator, db: Db) -> Response:
-    await run_in_threadpool(change, db, who, alert_id, "acknowledge", await _note(request))
+    await run_in_threadpool(_acknowledge, db, who, alert_id, await _note(request))
     return RedirectResponse(f"/ui/alerts/{alert_id}", status_code=303)
 
 
 @router.post("/alerts/{alert_id}/resolve")
 async def alert_resolve(request: Request, alert_id: AlertId, who: PageOperator, db: Db) -> Response:
-    await run_in_threadpool(change, db, who, alert_id, "resolve", await _note(request))
+    await run_in_threadpool(_resolve, db, who, alert_id, await _note(request))
     return RedirectResponse(f"/ui/alerts/{alert_id}", status_code=303)
 
 
 @router.get("/devices/{device_id}", response_class=HTMLResponse)
 def device_page(request: Request, device_id: DeviceId, who: PageViewer, db: Db) -> Response:
     with db.connect() as conn:
-        device = devices.get_device(conn, device_id)
-        latest = devices.latest(conn, device_id)
+        device = registry.get_device(conn, device_id)
+        latest = series.latest_values(conn, device_id)
     units = {m.name: m.unit for m in CATALOG[str(device["domain"])].values()}
     return templates.TemplateResponse(
         request,

@@ -2,8 +2,9 @@
 
 Routes raise :mod:`ioc.errors` exceptions and never build error bodies. Starlette finds
 a handler by walking the exception's MRO, so a subclass (``StorageUnavailable``) is
-answered by its base's entry (``Unavailable``). Pages for people (``/ui/...``) get the
-same statuses as a small HTML page instead.
+answered by its base's entry (``Unavailable``). A body that fails validation is a 422,
+a body that is not JSON at all a 400. Pages for people (``/ui/...``) get the same
+statuses as a small HTML page instead (:func:`ioc.api.templating.error_page`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
+from ioc.api.templating import error_page
 from ioc.errors import (
     Conflict,
     Forbidden,
@@ -43,7 +45,7 @@ class Problem(BaseModel):
     status: int = Field(examples=[404])
     detail: str = Field(default="", examples=["no device 'tc-001'"])
     errors: list[dict[str, Any]] | None = Field(
-        default=None, description="validation errors, for 422"
+        default=None, description="validation errors, for 422 (and 400: where the JSON broke)"
     )
 
 
@@ -79,8 +81,6 @@ def problem_response(
 ) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if _wants_html(request):
-        from ioc.api.pages import error_page  # the pages module renders its own layout
-
         return error_page(request, status, detail)
     body = Problem(title=HTTPStatus(status).phrase, status=status, detail=detail, errors=errors)
     return JSONResponse(
@@ -105,6 +105,8 @@ def _validation(request: Request, exc: Exception) -> Response:
         {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
         for e in exc.errors()
     ]
+    if any(e["type"] == "json_invalid" for e in errors):
+        return problem_response(request, 400, "the request body is not valid JSON", errors)
     return problem_response(request, 422, "the request failed validation", errors)
 
 

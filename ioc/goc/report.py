@@ -1,8 +1,9 @@
 """The indicator report sent to the GOC (documented in ``docs/goc.md``).
 
-Built from the same KPI computation the API serves, for a reporting period ending at a
-multiple of the interval; its id (``{center}:{period end}``) is also its idempotency key,
-so a report pushed twice, or pushed and pulled, is recognisably the same report.
+Built from the same KPI computation the API serves (:func:`ioc.kpis.figures.compute`),
+for a reporting period ending at a multiple of the interval; its id
+(``{center}:{period end}``) is also its idempotency key, so a report pushed twice, or
+pushed and pulled, is recognisably the same report.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ioc.api.store import kpis
-from ioc.api.store.alert_stats import alert_stats
+from ioc.kpis import figures
 from ioc.storage.db import Connection
+from ioc.types import SEVERITIES_DESC
 
 REPORT_SCHEMA = "ioc.goc.report/v1"
 ALERT_SCHEMA = "ioc.goc.alert/v1"
-SEVERITIES = ("critical", "major", "minor", "info")
 
 
 def period_end(now: datetime, interval_s: int) -> datetime:
@@ -32,10 +32,10 @@ def report_id(center_id: str, end: datetime) -> str:
 def build_report(
     conn: Connection, center_id: str, end: datetime, interval_s: int, now: datetime
 ) -> dict[str, Any]:
-    groups = kpis.compute(conn, now, alert_stats=alert_stats)
+    groups = figures.compute(conn, now)
     registered = sum(g["devices"]["registered"] for g in groups)
     reporting = sum(g["devices"]["reporting"] for g in groups)
-    open_alerts = {s: sum(g["alerts"]["open"].get(s, 0) for g in groups) for s in SEVERITIES}
+    open_alerts = {s: sum(g["alerts"]["open"].get(s, 0) for g in groups) for s in SEVERITIES_DESC}
     return {
         "schema": REPORT_SCHEMA,
         "report_id": report_id(center_id, end),

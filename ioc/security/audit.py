@@ -1,8 +1,11 @@
 """The audit log: every change, with who, what, when and from where.
 
-Written in the same transaction as the change it records, so the log never claims a
-change that rolled back nor misses one that committed. ``detail`` must never carry a
-secret: callers pass what changed, not credentials.
+The one owner of ``audit_log``. Written in the same transaction as the change it
+records (by the use cases: :mod:`ioc.alerts.lifecycle`, :mod:`ioc.alerts.authoring`,
+:mod:`ioc.fleet.enrolment`), so the log never claims a change that rolled back nor
+misses one that committed. ``detail`` must never carry a secret: callers pass what
+changed, not credentials. :class:`AuditEntry` is both what :func:`entries` returns and
+the body of ``GET /api/v1/audit``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.types.json import Jsonb
+from pydantic import BaseModel, ConfigDict
 
 from ioc.storage.db import Connection
 
@@ -25,8 +29,11 @@ class Actor:
     remote: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
+class AuditEntry(BaseModel):
+    """One line of the audit log: who did what to which target, when, from where."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: int
     time: datetime
     actor: str
@@ -59,14 +66,14 @@ def entries(
     ).fetchall()
     return [
         AuditEntry(
-            int(r[0]),
-            r[1],
-            str(r[2]),
-            None if r[3] is None else str(r[3]),
-            str(r[4]),
-            str(r[5]),
-            None if r[6] is None else str(r[6]),
-            dict(r[7]),
+            id=int(r[0]),
+            time=r[1],
+            actor=str(r[2]),
+            role=None if r[3] is None else str(r[3]),
+            action=str(r[4]),
+            target=str(r[5]),
+            remote=None if r[6] is None else str(r[6]),
+            detail=dict(r[7]),
         )
         for r in rows
     ]

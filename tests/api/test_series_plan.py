@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.api.store.series import auto_bucket, parse_bucket, plan
+from ioc.storage.series import auto_bucket, parse_bucket, plan
 from ioc.errors import InvalidInput
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)

@@ -1,6 +1,7 @@
-"""Alerts with their history; acknowledge and resolve. Storage is the alert engine's
-(:mod:`ioc.alerts.store`): the same transaction records history, the live event and
-the outbox rows; this adds the audit entry."""
+"""Alerts with their history; acknowledge and resolve. Reads go to the alert store
+(:mod:`ioc.alerts.store`); changes to the lifecycle use cases
+(:mod:`ioc.alerts.lifecycle`), which write history, live event, outbox and audit rows
+in one transaction."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
-from ioc.alerts import store
-from ioc.alerts.models import Alert, AlertFilters, AlertState, Severity
+from ioc.alerts import lifecycle, store
+from ioc.alerts.models import Alert, AlertFilters
 from ioc.alerts.models import Page as AlertPage
-from ioc.api.deps import Db, Operator, Principal, Viewer
-from ioc.api.models import DomainName, Page
+from ioc.api.deps import Db, Operator, Viewer
+from ioc.api.models import Page
 from ioc.api.problems import responses
-from ioc.security import audit
+from ioc.types import AlertState, Domain, Severity
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -36,7 +37,7 @@ def list_alerts(
     _: Viewer,
     db: Db,
     state: AlertState | None = None,
-    domain: DomainName | None = None,
+    domain: Domain | None = None,
     severity: Severity | None = None,
     district: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -60,17 +61,6 @@ def get_alert(alert_id: AlertId, _: Viewer, db: Db) -> Alert:
         return store.get_alert(conn, alert_id)
 
 
-def change(db: Db, who: Principal, alert_id: int, action: str, note: str | None) -> Alert:
-    """Acknowledge or resolve, with the audit entry in the same transaction."""
-    with db.connect() as conn:
-        if action == "acknowledge":
-            alert = store.acknowledge(conn, alert_id, who.actor.label, note)
-        else:
-            alert = store.resolve(conn, alert_id, who.actor.label, note)
-        audit.record(conn, who.actor, f"alert.{action}", f"alert:{alert_id}", {"note": note})
-    return alert
-
-
 @router.post(
     "/{alert_id}/ack",
     response_model=Alert,
@@ -80,7 +70,8 @@ def change(db: Db, who: Principal, alert_id: int, action: str, note: str | None)
 def acknowledge(
     alert_id: AlertId, who: Operator, db: Db, body: Annotated[Note | None, Body()] = None
 ) -> Alert:
-    return change(db, who, alert_id, "acknowledge", body.note if body else None)
+    with db.connect() as conn:
+        return lifecycle.acknowledge(conn, who.actor, alert_id, body.note if body else None)
 
 
 @router.post(
@@ -92,4 +83,5 @@ def acknowledge(
 def resolve(
     alert_id: AlertId, who: Operator, db: Db, body: Annotated[Note | None, Body()] = None
 ) -> Alert:
-    return change(db, who, alert_id, "resolve", body.note if body else None)
+    with db.connect() as conn:
+        return lifecycle.resolve(conn, who.actor, alert_id, body.note if body else None)

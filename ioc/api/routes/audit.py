@@ -7,16 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ioc.api.deps import Admin, Db
-from ioc.api.models import AuditRecord
 from ioc.api.problems import responses
 from ioc.security import audit
+from ioc.security.audit import AuditEntry
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])
 
 
 @router.get(
     "/audit",
-    response_model=list[AuditRecord],
+    response_model=list[AuditEntry],
     summary="Every change: who, what, when, from where (newest first)",
     responses=responses(401, 403, 422),
 )
@@ -26,20 +26,6 @@ def audit_log(
     target: Annotated[str | None, Query(max_length=200)] = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[AuditRecord]:
+) -> list[AuditEntry]:
     with db.connect() as conn:
-        rows = audit.entries(conn, target=target, action=action, limit=limit)
-    return [_record(r) for r in rows]
-
-
-def _record(r: audit.AuditEntry) -> AuditRecord:
-    return AuditRecord(
-        id=r.id,
-        time=r.time,
-        actor=r.actor,
-        role=r.role,
-        action=r.action,
-        target=r.target,
-        remote=r.remote,
-        detail=r.detail,
-    )
+        return audit.entries(conn, target=target, action=action, limit=limit)

@@ -1,5 +1,8 @@
 """The device registry: register (with broker credentials, shown once), list, read,
-decommission (credentials revoked at once), latest values and bucketed series."""
+decommission (credentials revoked at once), latest values and bucketed series.
+
+Registration and decommissioning are the enrolment use cases
+(:mod:`ioc.security.enrolment`); reads go to the registry and series owners."""
 
 from __future__ import annotations
 
@@ -14,21 +17,20 @@ from ioc.api.models import (
     BrokerCredentials,
     Device,
     DeviceIn,
-    DomainName,
     LatestValue,
     Page,
     RegisteredDevice,
     Series,
 )
 from ioc.api.problems import responses
-from ioc.api.store import devices as store
-from ioc.api.store import series as series_store
-from ioc.broker_admin.accounts import new_password
 from ioc.errors import InvalidInput
-from ioc.security import audit
-from ioc.storage.registry import NewDevice
+from ioc.security import enrolment
+from ioc.storage import registry
+from ioc.storage import series as series_store
+from ioc.storage.registry import DeviceFilter, NewDevice
 from ioc.telemetry.catalog import CATALOG
 from ioc.telemetry.topics import device_topic_pattern
+from ioc.types import Domain
 
 log = logging.getLogger("ioc.api.devices")
 
@@ -49,19 +51,9 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
     responses=responses(401, 403, 409, 422, 503),
 )
 def register(body: DeviceIn, who: Admin, db: Db, accounts: Accounts) -> RegisteredDevice:
-    password = new_password() if accounts is not None else None
     with db.connect() as conn:
-        row = store.register(conn, NewDevice(**body.model_dump()), password)
-        audit.record(
-            conn,
-            who.actor,
-            "device.register",
-            f"device:{body.device_id}",
-            {**body.model_dump(), "broker_account": password is not None},
-        )
-        if accounts is not None and password is not None:
-            # Inside the transaction: if the broker refuses, nothing is registered.
-            accounts.create_device(body.device_id, password)
+        enrolled = enrolment.register(conn, who.actor, NewDevice(**body.model_dump()), accounts)
+    password = enrolled.password
     log.info("device registered", extra={"device_id": body.device_id, "actor": who.actor.label})
     credentials = (
         None
@@ -72,7 +64,7 @@ def register(body: DeviceIn, who: Admin, db: Db, accounts: Accounts) -> Register
             publish_topics=device_topic_pattern(body.device_id),
         )
     )
-    return RegisteredDevice(device=Device(**row), credentials=credentials)
+    return RegisteredDevice(device=Device(**enrolled.device), credentials=credentials)
 
 
 @router.get(
@@ -84,15 +76,15 @@ def register(body: DeviceIn, who: Admin, db: Db, accounts: Accounts) -> Register
 def list_devices(
     _: Viewer,
     db: Db,
-    domain: DomainName | None = None,
+    domain: Domain | None = None,
     district: Annotated[str | None, Query(max_length=100)] = None,
     decommissioned: bool = False,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Page[Device]:
     with db.connect() as conn:
-        rows, total = store.list_devices(
-            conn, store.DeviceFilter(domain, district, decommissioned), limit=limit, offset=offset
+        rows, total = registry.list_devices(
+            conn, DeviceFilter(domain, district, decommissioned), limit=limit, offset=offset
         )
     return Page[Device].of([Device(**r) for r in rows], total, limit, offset)
 
@@ -105,7 +97,7 @@ def list_devices(
 )
 def get_device(device_id: str, _: Viewer, db: Db) -> Device:
     with db.connect() as conn:
-        return Device(**store.get_device(conn, device_id))
+        return Device(**registry.get_device(conn, device_id))
 
 
 @router.delete(
@@ -116,10 +108,7 @@ def get_device(device_id: str, _: Viewer, db: Db) -> Device:
 )
 def decommission(device_id: str, who: Admin, db: Db, accounts: Accounts) -> Device:
     with db.connect() as conn:
-        row = store.retire(conn, device_id)
-        audit.record(conn, who.actor, "device.decommission", f"device:{device_id}")
-        if accounts is not None:
-            accounts.remove_device(device_id)
+        row = enrolment.decommission(conn, who.actor, device_id, accounts)
     log.info("device decommissioned", extra={"device_id": device_id, "actor": who.actor.label})
     return Device(**row)
 
@@ -132,7 +121,9 @@ def decommission(device_id: str, who: Admin, db: Db, accounts: Accounts) -> Devi
 )
 def latest(device_id: str, _: Viewer, db: Db) -> dict[str, LatestValue]:
     with db.connect() as conn:
-        return {m: LatestValue(**v) for m, v in store.latest(conn, device_id).items()}
+        registry.get_device(conn, device_id)  # 404 for an unknown device
+        values = series_store.latest_values(conn, device_id)
+    return {m: LatestValue(**v) for m, v in values.items()}
 
 
 @router.get(
@@ -159,7 +150,7 @@ def series(
     start = _aware(start) if start else end - timedelta(days=1)
     window = series_store.plan(start, end, bucket, settings.api_max_buckets)
     with db.connect() as conn:
-        domain = store.domain_of(conn, device_id)
+        domain = registry.domain_of(conn, device_id)
         spec = CATALOG.metric(domain, metric)
         if spec is None:
             raise InvalidInput(f"{domain} devices have no metric {metric!r}")

@@ -1,7 +1,7 @@
 """Server-sent events for the wall: alerts opened, acknowledged, resolved; devices going
-on/offline. Replays from ``Last-Event-ID`` (the ``events`` table), then follows
-``LISTEN ioc_events``; LISTEN is issued before the replay query, so nothing committed in
-between is missed."""
+on/offline. Replays from ``Last-Event-ID``, then follows the live stream; the stream's
+owner (:mod:`ioc.storage.events`) LISTENs before the replay query, so nothing committed
+in between is missed."""
 
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import psycopg
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 
 from ioc.api.deps import AppSettings, Viewer
 from ioc.api.problems import responses
-from ioc.errors import InvalidInput, StorageUnavailable
-from ioc.storage.events import CHANNEL
+from ioc.errors import InvalidInput
+from ioc.storage import events as stream
+from ioc.types import EVENT_KINDS
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -28,46 +28,29 @@ def frame(event_id: int, kind: str, data: str) -> str:
     return f"id: {event_id}\nevent: {kind}\ndata: {data}\n\n"
 
 
-async def _connect(url: str) -> psycopg.AsyncConnection[tuple[object, ...]]:
-    try:
-        return await psycopg.AsyncConnection.connect(
-            url, autocommit=True, connect_timeout=5, application_name="ioc-sse"
-        )
-    except psycopg.OperationalError as exc:
-        raise StorageUnavailable(str(exc).strip()) from exc
-
-
 async def _stream(url: str, after: int, request: Request) -> AsyncIterator[str]:
     """Owns its connection: opened when the stream starts, closed however it ends."""
-    async with await _connect(url) as conn:
-        await conn.execute(f"LISTEN {CHANNEL}")
+    async with stream.listener(url) as conn:
         yield "retry: 3000\n\n"
         while True:
-            cur = await conn.execute(
-                "SELECT id, kind, payload FROM events WHERE id > %s ORDER BY id LIMIT %s",
-                (after, BATCH),
-            )
-            rows = await cur.fetchall()
+            rows = await stream.read_after(conn, after, BATCH)
             for event_id, kind, payload in rows:
-                after = int(event_id)  # type: ignore[call-overload]
-                yield frame(after, str(kind), json.dumps(payload, separators=(",", ":")))
+                after = event_id
+                yield frame(event_id, kind, json.dumps(payload, separators=(",", ":")))
             if len(rows) == BATCH:
                 continue
             if await request.is_disconnected():
                 return
-            heard = False
-            async for _ in conn.notifies(timeout=KEEPALIVE_S, stop_after=1):
-                heard = True
-            if not heard:
+            if not await stream.wait(conn, KEEPALIVE_S):
                 yield ": keepalive\n\n"
 
 
 @router.get(
     "/events",
     summary="Live events (text/event-stream)",
-    description="Kinds: `alert.opened`, `alert.acknowledged`, `alert.resolved`, "
-    "`device.online`, `device.offline`. Each event has an `id`; reconnect with "
-    "`Last-Event-ID` to receive what was missed. Without it the stream starts now.",
+    description="Kinds: " + ", ".join(f"`{k}`" for k in EVENT_KINDS) + ". Each event has "
+    "an `id`; reconnect with `Last-Event-ID` to receive what was missed. Without it the "
+    "stream starts now.",
     response_class=StreamingResponse,
     responses={
         200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
@@ -83,9 +66,8 @@ async def events(
     resume = None if last_event_id is None else _event_id(last_event_id)
     if resume is None:
         # Checked here, before the 200 goes out, so a database outage is a 503.
-        async with await _connect(settings.database_url) as conn:
-            row = await (await conn.execute("SELECT coalesce(max(id), 0) FROM events")).fetchone()
-        resume = int(row[0]) if row else 0  # type: ignore[call-overload]
+        async with stream.listener(settings.database_url, listen=False) as conn:
+            resume = await stream.last_id(conn)
     return StreamingResponse(
         _stream(settings.database_url, resume, request),
         media_type="text/event-stream",

@@ -1,4 +1,4 @@
-"""Indicators per domain and district (see :mod:`ioc.api.store.kpis`)."""
+"""Indicators per domain and district (computed by :mod:`ioc.kpis.figures`)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ioc.api.deps import Db, Viewer, now
-from ioc.api.models import DomainName, KpiGroup, Kpis
+from ioc.api.models import KpiGroup, Kpis
 from ioc.api.problems import responses
-from ioc.api.store import kpis as store
-from ioc.api.store.alert_stats import alert_stats
+from ioc.kpis import figures
+from ioc.types import Domain
 
 router = APIRouter(prefix="/api/v1", tags=["kpis"])
 
@@ -19,18 +19,19 @@ router = APIRouter(prefix="/api/v1", tags=["kpis"])
     "/kpis",
     response_model=Kpis,
     summary="Indicators per domain and district",
-    description="Devices registered, online and reporting (heard from in the last 15 "
-    "minutes), data freshness, open alerts by severity and their age, mean time to "
-    "acknowledge and to resolve (last 7 days), and each domain's own indicators.",
+    description="Devices registered, online and reporting (heard from within their "
+    "domain's expected report interval, and not silent by an absence alert), data "
+    "freshness, open alerts by severity and their age, mean time to acknowledge and to "
+    "resolve (last 7 days), and each domain's own indicators.",
     responses=responses(401, 403, 422),
 )
 def kpis(
     _: Viewer,
     db: Db,
-    domain: DomainName | None = None,
+    domain: Domain | None = None,
     district: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Kpis:
     at = now()
     with db.connect() as conn:
-        groups = store.compute(conn, at, domain=domain, district=district, alert_stats=alert_stats)
+        groups = figures.compute(conn, at, domain=domain, district=district)
     return Kpis(generated_at=at, groups=[KpiGroup(**g) for g in groups])

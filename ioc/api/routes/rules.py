@@ -1,4 +1,5 @@
-"""Alert rules: read by viewers, written by admins (every write audited)."""
+"""Alert rules: read by viewers, written by admins through the authoring use cases
+(:mod:`ioc.alerts.authoring`: every write audited in its own transaction)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from ioc.alerts import store
+from ioc.alerts import authoring, store
 from ioc.alerts.models import Rule, RuleSpec
 from ioc.api.deps import Admin, Db, Viewer
-from ioc.api.models import DomainName
 from ioc.api.problems import responses
-from ioc.security import audit
+from ioc.types import Domain
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 
@@ -20,7 +20,7 @@ RuleId = Annotated[int, Path(ge=1, le=2**62)]
 
 @router.get("", response_model=list[Rule], summary="Every rule", responses=responses(401, 403))
 def list_rules(
-    _: Viewer, db: Db, domain: DomainName | None = None, enabled: bool | None = None
+    _: Viewer, db: Db, domain: Domain | None = None, enabled: bool | None = None
 ) -> list[Rule]:
     with db.connect() as conn:
         return store.list_rules(conn, domain=domain, enabled=enabled)
@@ -35,11 +35,7 @@ def list_rules(
 )
 def create_rule(spec: RuleSpec, who: Admin, db: Db) -> Rule:
     with db.connect() as conn:
-        rule = store.create_rule(conn, spec)
-        audit.record(
-            conn, who.actor, "rule.create", f"rule:{rule.id}", spec.model_dump(mode="json")
-        )
-    return rule
+        return authoring.create_rule(conn, who.actor, spec)
 
 
 @router.put(
@@ -50,11 +46,7 @@ def create_rule(spec: RuleSpec, who: Admin, db: Db) -> Rule:
 )
 def update_rule(rule_id: RuleId, spec: RuleSpec, who: Admin, db: Db) -> Rule:
     with db.connect() as conn:
-        rule = store.update_rule(conn, rule_id, spec)
-        audit.record(
-            conn, who.actor, "rule.update", f"rule:{rule_id}", spec.model_dump(mode="json")
-        )
-    return rule
+        return authoring.update_rule(conn, who.actor, rule_id, spec)
 
 
 @router.delete(
@@ -65,5 +57,4 @@ def update_rule(rule_id: RuleId, spec: RuleSpec, who: Admin, db: Db) -> Rule:
 )
 def delete_rule(rule_id: RuleId, who: Admin, db: Db) -> None:
     with db.connect() as conn:
-        store.delete_rule(conn, rule_id, who=who.actor.label)
-        audit.record(conn, who.actor, "rule.delete", f"rule:{rule_id}")
+        authoring.delete_rule(conn, who.actor, rule_id)

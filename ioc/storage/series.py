@@ -1,5 +1,9 @@
-"""Time series, bucketed: raw readings or the rollups, chosen by the bucket asked.
+"""Reads of ``readings``, ``latest`` and the rollups: bucketed series, latest values.
 
+The writes belong to :mod:`ioc.storage.readings` (ingest) and :mod:`ioc.storage.rollups`;
+this module owns every query that reads them for the API, the engine and the wall.
+
+Series: raw readings or the rollups, chosen by the bucket asked.
 A bucket that is a whole number of hours reads ``readings_1h``, of minutes
 ``readings_1m``, anything finer the raw ``readings``; the rollups are re-aggregated
 exactly (sum of sums over sum of counts), so a 5-minute bucket from ``readings_1m``
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -114,3 +119,24 @@ def district_series(
         "end": w.end,
     }
     return _points(conn.execute(_query(w, where), params).fetchall())
+
+
+def latest_values(conn: Connection, device_id: str) -> dict[str, dict[str, Any]]:
+    """``{metric: {"value", "ts"}}`` of one device (empty when it never sent any)."""
+    rows = conn.execute(
+        "SELECT metric, value, time FROM latest WHERE device_id = %s ORDER BY metric",
+        (device_id,),
+    ).fetchall()
+    return {str(m): {"value": v, "ts": t} for m, v, t in rows}
+
+
+def recent_latest(
+    conn: Connection, device_ids: Sequence[str], since: datetime
+) -> list[tuple[str, float, str, float]]:
+    """(device, epoch seconds, metric, value) of latest values newer than ``since``."""
+    rows = conn.execute(
+        "SELECT device_id, time, metric, value FROM latest"
+        " WHERE device_id = ANY(%s) AND time > %s ORDER BY device_id, time",
+        (list(device_ids), since),
+    ).fetchall()
+    return [(str(r[0]), r[1].timestamp(), str(r[2]), float(r[3])) for r in rows]

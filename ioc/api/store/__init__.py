@@ -1,1 +1,0 @@
-"""Read models behind the API: the queries routes run, one module per resource."""
