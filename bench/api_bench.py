@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fastapi.testclient import TestClient
 
 from ioc.api.app import create_app
-from ioc.api.store import series
+from ioc.storage import series
 from ioc.config import Settings
 from ioc.security.keys import create_key
 from ioc.security.roles import Role
