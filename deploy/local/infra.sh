@@ -2,7 +2,7 @@
 # Install and start what the IOC needs on this machine, on loopback, idempotently:
 #   - PostgreSQL 15 with the TimescaleDB extension: its own cluster "15/ioc" on port
 #     ${IOC_PG_PORT:-5433}, so that the machine's own cluster on 5432 is left alone;
-#   - Mosquitto with the project's configuration (persistence, queue and in-flight
+#   - Mosquitto 2.1 with the project's configuration (persistence, queue and in-flight
 #     limits set for ack-after-commit), its own instance on ${IOC_MQTT_PORT:-1884};
 #   - the Python virtual environment .venv with the project installed.
 # It creates the database "ioc"; the tests create (and drop) their own databases in the
@@ -12,6 +12,16 @@
 # PostgreSQL 15 (Apache edition: hypertables, time_bucket, drop_chunks). We fetch that
 # source package through a private apt configuration, reusing the mirror this machine
 # is already configured with.
+#
+# Mosquitto: Debian 12 ships 2.0.11, whose persistence file does not keep shared
+# subscriptions ($share/...): after a clean restart the broker acknowledges devices'
+# messages and routes them to no one until ingest subscribes again. No 2.0.x release
+# fixes that (their persistence file still skips shared subscriptions); 2.1's
+# persist-sqlite plugin keeps them (docs/broker.md). Debian's next-but-one release (sid)
+# carries 2.1; its source package builds here against Debian 12's libraries in about
+# 20 s. It is installed under /opt/ioc-mosquitto/<version> with links in /usr/local so
+# that `mosquitto` and `mosquitto_ctrl` on PATH are this build; Debian's own package
+# (and the machine's broker on 1883) stay as they are.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,6 +30,8 @@ PG_VERSION=15
 PG_CLUSTER=ioc
 PG_PORT="${IOC_PG_PORT:-5433}"
 MQTT_PORT="${IOC_MQTT_PORT:-1884}"
+MOSQUITTO_SOURCE_VERSION="${IOC_MOSQUITTO_SOURCE_VERSION:-2.1.2-3}"  # Debian sid's source package
+MOSQUITTO_ROOT=/opt/ioc-mosquitto
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 log() { printf '[infra] %s\n' "$*" >&2; }
@@ -45,6 +57,16 @@ mirror_uri() {
   fi
   [ -n "$uri" ] || { log "no Debian mirror configured in /etc/apt"; exit 1; }
   echo "$uri"
+}
+
+private_apt() {
+  # private_apt SUITE: apt-get options for a deb-src line of SUITE, kept in our state dir.
+  local apt_dir="$STATE_DIR/build/apt-$1"
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+  printf 'deb-src %s %s main\n' "$(mirror_uri)" "$1" > "$apt_dir/sources.list"
+  APT_OPTS=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=-"
+            -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::Archives=$apt_dir/archives"
+            -o "APT::Sandbox::User=root")
 }
 
 install_timescaledb() {
@@ -111,19 +133,71 @@ CONF
 render_mosquitto_conf() {
   # render_mosquitto_conf PORT STATE_DIR AUTH_BLOCK > file
   sed -e "s|@PORT@|$1|" -e "s|@STATE_DIR@|$2|g" -e "s|@USER@|$(id -un)|" \
-      -e "s|@AUTH@|$3|" "$ROOT/deploy/mosquitto/ioc.conf.in"
+      -e "s|@AUTH@|$3|" -e "s|@PLUGIN_DIR@|$MOSQUITTO_ROOT/current/lib|g" \
+      "$ROOT/deploy/mosquitto/ioc.conf.in"
+}
+
+mosquitto_ok() {
+  # mosquitto_ok PREFIX: a 2.1 broker with the persist-sqlite plugin is installed there.
+  local banner
+  [ -x "$1/sbin/mosquitto" ] && [ -f "$1/lib/mosquitto_persist_sqlite.so" ] || return 1
+  banner="$("$1/sbin/mosquitto" -h 2>/dev/null || true)"
+  [[ "$banner" == *"mosquitto version 2.1."* ]]
+}
+
+install_mosquitto() {
+  # Mosquitto 2.1 from Debian sid's source package, under $MOSQUITTO_ROOT/<version>.
+  local prefix="$MOSQUITTO_ROOT/$MOSQUITTO_SOURCE_VERSION"
+  if ! mosquitto_ok "$prefix"; then
+    apt_install cmake dpkg-dev build-essential pkgconf libssl-dev libcjson-dev libsqlite3-dev libargon2-dev
+    local work="$STATE_DIR/build/mosquitto"
+    rm -rf "$work"; mkdir -p "$work"
+    private_apt sid
+    log "fetching the mosquitto $MOSQUITTO_SOURCE_VERSION source package"
+    apt-get "${APT_OPTS[@]}" update -qq
+    if ! (cd "$work" && apt-get "${APT_OPTS[@]}" source -qq "mosquitto=$MOSQUITTO_SOURCE_VERSION" >/dev/null 2>&1); then
+      # sid moved on: take its current 2.1.x (checked below) rather than fail.
+      log "mosquitto $MOSQUITTO_SOURCE_VERSION is gone from sid; fetching its current version"
+      (cd "$work" && apt-get "${APT_OPTS[@]}" source -qq mosquitto >/dev/null)
+      prefix="$MOSQUITTO_ROOT/$(basename "$(find "$work" -maxdepth 1 -name 'mosquitto_*.dsc' | head -n1)" .dsc | cut -d_ -f2)"
+    fi
+    local src
+    src="$(find "$work" -maxdepth 1 -mindepth 1 -type d -name 'mosquitto-*' | head -n1)"
+    log "building $(basename "$src") into $prefix"
+    # Only what the project uses: broker, plugins (dynamic security, persist-sqlite),
+    # clients and mosquitto_ctrl. No websockets/HTTP API (their libraries are not in
+    # Debian 12), no tests or docs. About 20 s on two cores; time-boxed.
+    (cd "$src" && cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+       -DCMAKE_INSTALL_RPATH="$prefix/lib" -DWITH_TESTS=OFF -DWITH_DOCS=OFF -DWITH_WEBSOCKETS=OFF \
+       -DWITH_HTTP_API=OFF -DWITH_CTRL_SHELL=OFF -DWITH_LTO=OFF >/dev/null \
+     && timeout 900 make -C build -j"$(nproc)" >"$work/build.log" 2>&1 \
+     && $SUDO make -C build install >>"$work/build.log" 2>&1) \
+     || { tail -n 30 "$work/build.log" >&2; log "building mosquitto failed"; exit 1; }
+    rm -rf "$work"
+    mosquitto_ok "$prefix" || { log "the mosquitto build in $prefix is not a 2.1 broker with persist-sqlite"; exit 1; }
+    log "mosquitto installed in $prefix"
+  fi
+  local tool
+  for tool in sbin/mosquitto bin/mosquitto_ctrl bin/mosquitto_pub bin/mosquitto_sub \
+              bin/mosquitto_passwd bin/mosquitto_db_dump; do
+    $SUDO ln -sfn "$prefix/$tool" "/usr/local/$tool"
+  done
+  $SUDO ln -sfn "$prefix" "$MOSQUITTO_ROOT/current"
 }
 
 start_mosquitto() {
-  apt_install mosquitto mosquitto-clients
+  apt_install mosquitto-clients
+  install_mosquitto
   local dir="$STATE_DIR/mosquitto"
   mkdir -p "$dir"
   render_mosquitto_conf "$MQTT_PORT" "$dir" "allow_anonymous true" > "$dir/mosquitto.conf.new"
+  local binary="$MOSQUITTO_ROOT/current/sbin/mosquitto"
+  readlink -f "$binary" > "$dir/binary.new"
   local running=0
   if [ -f "$dir/mosquitto.pid" ] && kill -0 "$(cat "$dir/mosquitto.pid")" 2>/dev/null; then
     running=1
-    if ! cmp -s "$dir/mosquitto.conf.new" "$dir/mosquitto.conf"; then
-      log "Mosquitto configuration changed: restarting it (SIGTERM saves its queues)"
+    if ! cmp -s "$dir/mosquitto.conf.new" "$dir/mosquitto.conf" || ! cmp -s "$dir/binary.new" "$dir/binary"; then
+      log "Mosquitto build or configuration changed: restarting it (SIGTERM saves its state)"
       local pid; pid="$(cat "$dir/mosquitto.pid")"
       kill "$pid"
       while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
@@ -131,6 +205,7 @@ start_mosquitto() {
     fi
   fi
   mv "$dir/mosquitto.conf.new" "$dir/mosquitto.conf"
+  mv "$dir/binary.new" "$dir/binary"
   if [ $running -eq 1 ]; then
     log "Mosquitto already running on 127.0.0.1:$MQTT_PORT"
   elif (exec 3<>"/dev/tcp/127.0.0.1/$MQTT_PORT") 2>/dev/null; then
@@ -138,7 +213,7 @@ start_mosquitto() {
     # The tests start private brokers of their own and do not depend on this one.
     log "something already listens on 127.0.0.1:$MQTT_PORT; leaving it as it is"
   else
-    mosquitto -d -c "$dir/mosquitto.conf"
+    "$binary" -d -c "$dir/mosquitto.conf"
     log "Mosquitto started on 127.0.0.1:$MQTT_PORT (state in $dir)"
   fi
 }

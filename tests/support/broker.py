@@ -1,11 +1,15 @@
 """A private Mosquitto for a test: the project's own configuration, a free port, its own
-state directory, so tests never share a broker (or a shared subscription) with anything."""
+state directory, so tests never share a broker (or a shared subscription) with anything.
+
+It runs the build that deploy/local/infra.sh installs (Mosquitto 2.1 with the
+persist-sqlite plugin, docs/broker.md), never whatever ``mosquitto`` is on PATH: Debian
+12's 2.0.11 loses shared subscriptions across a restart, and the tests must see the
+broker the project runs."""
 
 from __future__ import annotations
 
 import getpass
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -14,6 +18,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF_TEMPLATE = ROOT / "deploy" / "mosquitto" / "ioc.conf.in"
+MOSQUITTO_HOME = Path(os.environ.get("IOC_MOSQUITTO_HOME", "/opt/ioc-mosquitto/current"))
+MOSQUITTO = MOSQUITTO_HOME / "sbin" / "mosquitto"
+PLUGIN_DIR = MOSQUITTO_HOME / "lib"
 
 
 def free_port() -> int:
@@ -48,6 +55,7 @@ class Broker:
             .replace("@STATE_DIR@", str(state_dir))
             .replace("@USER@", getpass.getuser())
             .replace("@AUTH@", auth)
+            .replace("@PLUGIN_DIR@", str(PLUGIN_DIR))
         )
 
     @property
@@ -55,10 +63,10 @@ class Broker:
         return f"mqtt://127.0.0.1:{self.port}"
 
     def start(self) -> Broker:
-        if shutil.which("mosquitto") is None:
-            raise RuntimeError("mosquitto is not installed: run deploy/local/infra.sh")
+        if not mosquitto_available():
+            raise RuntimeError(f"{MOSQUITTO} is not installed: run deploy/local/infra.sh")
         self.process = subprocess.Popen(
-            ["mosquitto", "-c", str(self.conf)],
+            [str(MOSQUITTO), "-c", str(self.conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -72,8 +80,9 @@ class Broker:
             self.process.wait(timeout=10)
         self.process = None
 
-    def restart(self) -> None:
-        self.stop()
+    def restart(self, sig: int = signal.SIGTERM) -> None:
+        """A clean restart (SIGTERM), or a crash and a start (SIGKILL)."""
+        self.stop(sig)
         self.start()
 
     def log(self) -> str:
@@ -88,4 +97,4 @@ class Broker:
 
 
 def mosquitto_available() -> bool:
-    return shutil.which("mosquitto") is not None and os.path.exists(CONF_TEMPLATE)
+    return os.access(MOSQUITTO, os.X_OK) and os.path.exists(CONF_TEMPLATE)

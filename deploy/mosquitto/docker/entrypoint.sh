@@ -22,13 +22,17 @@ RUN_AS="${MQTT_RUN_AS:-mosquitto}"
 DYNSEC="$DATA/dynamic-security.json"
 CONF="$DATA/mosquitto.conf"
 
-plugin=""
-for candidate in /usr/lib/mosquitto_dynamic_security.so \
-                 /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so \
-                 /usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so; do
-  if [ -f "$candidate" ]; then plugin="$candidate"; break; fi
+# The plugins of the broker that runs: beside its own build (local, /opt/ioc-mosquitto),
+# or where the official image (/usr/lib) or Debian puts them.
+binary="$(command -v mosquitto)"
+plugin_dir=""
+for candidate in "$(dirname "$(readlink -f "$binary")")/../lib" /usr/lib \
+                 /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu; do
+  if [ -f "$candidate/mosquitto_dynamic_security.so" ] && [ -f "$candidate/mosquitto_persist_sqlite.so" ]; then
+    plugin_dir="$(cd "$candidate" && pwd)"; break
+  fi
 done
-[ -n "$plugin" ] || { echo "mosquitto_dynamic_security.so not found" >&2; exit 1; }
+[ -n "$plugin_dir" ] || { echo "Mosquitto 2.1 plugins (dynamic security, persist-sqlite) not found" >&2; exit 1; }
 
 mkdir -p "$DATA"
 if [ ! -f "$DYNSEC" ]; then
@@ -38,14 +42,15 @@ if [ ! -f "$DYNSEC" ]; then
   echo "dynamic security initialised with admin account $MQTT_ADMIN_USER" >&2
 fi
 
-sed -e "s|@DYNSEC_FILE@|$DYNSEC|g" -e "s|^plugin .*|plugin $plugin|" \
+sed -e "s|@DYNSEC_FILE@|$DYNSEC|g" -e "s|@PLUGIN_DIR@|$plugin_dir|g" \
     "$CONF_DIR/dynsec.auth.in" > "$DATA/auth.conf"
 sed -e "s|^listener @PORT@ .*|listener $PORT $BIND|" -e "s|@STATE_DIR@|$DATA|g" \
-    -e "s|@USER@|$RUN_AS|" -e "/^@AUTH@\$/{r $DATA/auth.conf" -e "d}" \
+    -e "s|@USER@|$RUN_AS|" -e "s|@PLUGIN_DIR@|$plugin_dir|g" \
+    -e "/^@AUTH@\$/{r $DATA/auth.conf" -e "d}" \
     "$CONF_DIR/ioc.conf.in" > "$CONF"
 echo "log_dest stdout" >> "$CONF"
 
 if [ "$(id -u)" = "0" ] && [ "$RUN_AS" != "root" ]; then
   chown -R "$RUN_AS" "$DATA"
 fi
-exec mosquitto -c "$CONF"
+exec "$binary" -c "$CONF"
