@@ -12,13 +12,18 @@ from dashboards.model import (
     SEVERITY_COLORS,
     Json,
     annotation,
+    bargauge_options,
     field_links,
     panel,
+    stat_options,
     target,
+    thresholds,
 )
 from dashboards.queries import district_filter, literal
+from ioc.types import SEVERITIES_DESC, severity_rank
 
-SEVERITIES = ("critical", "major", "minor", "info")
+#: Most severe first: the order of columns, legends and the ranking below.
+SEVERITIES = SEVERITIES_DESC
 
 SEVERITY_MAPPING = [
     {
@@ -30,7 +35,12 @@ SEVERITY_MAPPING = [
     }
 ]
 
-_RANK = "CASE a.severity WHEN 'critical' THEN 4 WHEN 'major' THEN 3 WHEN 'minor' THEN 2 ELSE 1 END"
+#: SQL: an alert's severity rank, 1 (info) to 4 (critical).
+_RANK = (
+    "CASE a.severity "
+    + " ".join(f"WHEN {literal(s)} THEN {severity_rank(s) + 1}" for s in SEVERITIES[:-1])
+    + " ELSE 1 END"
+)
 
 
 def _where(domain: str | None) -> str:
@@ -128,14 +138,9 @@ def by_severity(size: tuple[int, int] = (10, 5)) -> Json:
             }
             for s in SEVERITIES
         ],
-        options={
-            "colorMode": "background",
-            "graphMode": "none",
-            "textMode": "value_and_name",
-            "justifyMode": "center",
-            "orientation": "vertical",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        },
+        options=stat_options(
+            color_mode="background", text_mode="value_and_name", orientation="vertical"
+        ),
         size=size,
     )
 
@@ -147,18 +152,7 @@ def oldest_open(size: tuple[int, int] = (10, 5)) -> Json:
         [target(oldest_open_sql())],
         description="How long the oldest unresolved alert of each severity has waited.",
         unit="s",
-        options={
-            "orientation": "horizontal",
-            "displayMode": "basic",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True},
-        },
-        steps={
-            "mode": "absolute",
-            "steps": [
-                {"color": "green", "value": None},
-                {"color": "orange", "value": 900},
-                {"color": "red", "value": 3600},
-            ],
-        },
+        options=bargauge_options("basic"),
+        steps=thresholds((None, "green"), (900, "orange"), (3600, "red")),
         size=size,
     )

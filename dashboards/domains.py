@@ -21,6 +21,7 @@ from dashboards.model import (
     panel,
     query_variable,
     row,
+    stat_options,
     target,
 )
 from dashboards.units import grafana_unit, title
@@ -47,13 +48,7 @@ def _stat(metric: Metric, levels: Sequence[Level]) -> Json:
         f"{queries.STALE_AFTER}). Physical range {metric.min:g} to {metric.max:g} {metric.unit}.",
         unit=grafana_unit(metric),
         steps=steps(metric, levels),
-        options={
-            "colorMode": "background",
-            "graphMode": "none",
-            "textMode": "value",
-            "justifyMode": "center",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        },
+        options=stat_options(color_mode="background", text_mode="value"),
         size=(6, 4),
     )
 

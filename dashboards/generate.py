@@ -16,7 +16,7 @@ from pathlib import Path
 from dashboards import domains, pipeline, wall
 from dashboards.levels import Level, default_levels
 from dashboards.model import DATASOURCE_TYPE, DATASOURCE_UID, Json
-from ioc.telemetry.catalog import DOMAINS
+from ioc.types import DOMAINS
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA_DIR = ROOT / "deploy" / "grafana"

@@ -14,6 +14,7 @@ from dashboards.model import SEVERITY_COLORS, Json, thresholds
 from ioc.alerts.defaults import default_rules
 from ioc.alerts.models import GroupParams, RuleSpec, ThresholdParams
 from ioc.telemetry.catalog import Metric
+from ioc.types import Severity, severity_rank
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +24,11 @@ class Level:
     metric: str
     op: str
     value: float
-    severity: str
-
-
-_RANK = ("info", "minor", "major", "critical")
+    severity: Severity
 
 
 def _worst(levels: Iterable[Level]) -> str:
-    return SEVERITY_COLORS[max((lv.severity for lv in levels), key=_RANK.index)]
+    return SEVERITY_COLORS[max((lv.severity for lv in levels), key=severity_rank)]
 
 
 def steps(metric: Metric, levels: Iterable[Level] = ()) -> Json:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ioc.types import SEVERITIES
+
 Json = dict[str, Any]
 
 #: The one datasource every panel queries; provisioned and published with this uid.
@@ -32,7 +34,8 @@ ALL = "'__all'"
 SCHEMA_VERSION = 39
 GRID_WIDTH = 24
 
-SEVERITY_COLORS = {"info": "blue", "minor": "yellow", "major": "orange", "critical": "red"}
+#: Severity → colour, in :data:`ioc.types.SEVERITIES` order (lowest first).
+SEVERITY_COLORS = dict(zip(SEVERITIES, ("blue", "yellow", "orange", "red"), strict=True))
 
 
 def target(sql: str, *, fmt: str = "table", ref: str = "A") -> Json:
@@ -54,6 +57,41 @@ def thresholds(*steps: tuple[float | None, str]) -> Json:
     return {
         "mode": "absolute",
         "steps": [{"color": color, "value": value} for value, color in steps],
+    }
+
+
+def reduce_last(fields: str = "", *, values: bool = False) -> Json:
+    """Reduce each field to its last non-null value (``values``: one per row instead)."""
+    return {"calcs": ["lastNotNull"], "fields": fields, "values": values}
+
+
+def stat_options(
+    *,
+    color_mode: str,
+    text_mode: str,
+    graph_mode: str = "none",
+    orientation: str | None = None,
+) -> Json:
+    """The options of a stat panel: centred, each field's last value."""
+    options: Json = {
+        "colorMode": color_mode,
+        "graphMode": graph_mode,
+        "textMode": text_mode,
+        "justifyMode": "center",
+        "reduceOptions": reduce_last(),
+    }
+    if orientation is not None:
+        options["orientation"] = orientation
+    return options
+
+
+def bargauge_options(display_mode: str, *, fields: str = "", **extra: Any) -> Json:
+    """The options of a horizontal bar gauge with one bar per row."""
+    return {
+        "orientation": "horizontal",
+        "displayMode": display_mode,
+        **extra,
+        "reduceOptions": reduce_last(fields, values=True),
     }
 
 

@@ -10,33 +10,17 @@ from dashboards import queries
 from dashboards.model import (
     DEVICE_LINK,
     Json,
+    bargauge_options,
     center_link,
     dashboard,
     dashboard_link,
     field_links,
     panel,
     row,
+    stat_options,
     target,
+    thresholds,
 )
-
-_STAT = {
-    "colorMode": "value",
-    "graphMode": "area",
-    "textMode": "value",
-    "justifyMode": "center",
-    "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-}
-
-
-def _lag_steps() -> Json:
-    return {
-        "mode": "absolute",
-        "steps": [
-            {"color": "green", "value": None},
-            {"color": "orange", "value": 60},
-            {"color": "red", "value": 300},
-        ],
-    }
 
 
 def build() -> Json:
@@ -48,7 +32,7 @@ def build() -> Json:
             [target(queries.ingest_rate_now())],
             description="Readings stored per second over the last five minutes.",
             unit="short",
-            options=_STAT,
+            options=stat_options(color_mode="value", text_mode="value", graph_mode="area"),
             size=(6, 5),
         ),
         panel(
@@ -56,11 +40,7 @@ def build() -> Json:
             "Devices online",
             [target(queries.online_by_domain())],
             description="Devices reporting (online and fresh) out of those registered.",
-            options={
-                "orientation": "horizontal",
-                "displayMode": "gradient",
-                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "/^online$/", "values": True},
-            },
+            options=bargauge_options("gradient", fields="/^online$/"),
             size=(6, 5),
         ),
         panel(
@@ -69,12 +49,8 @@ def build() -> Json:
             [target(queries.lag_by_domain())],
             description="Age of each domain's freshest and stalest device data, in seconds.",
             unit="s",
-            steps=_lag_steps(),
-            options={
-                "orientation": "horizontal",
-                "displayMode": "basic",
-                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True},
-            },
+            steps=thresholds((None, "green"), (60, "orange"), (300, "red")),
+            options=bargauge_options("basic"),
             size=(12, 5),
         ),
         row("Over time"),

@@ -14,17 +14,22 @@ from dashboards import alerts, queries
 from dashboards.levels import Level, steps
 from dashboards.model import (
     DEVICE_LINK,
+    SEVERITY_COLORS,
     Json,
+    bargauge_options,
     center_link,
     dashboard,
     dashboard_link,
     field_links,
     panel,
+    stat_options,
     target,
+    thresholds,
 )
 from dashboards.queries import STALE_AFTER, literal
 from dashboards.units import grafana_unit, title
-from ioc.telemetry.catalog import CATALOG, DOMAINS, Catalog
+from ioc.telemetry.catalog import CATALOG, Catalog
+from ioc.types import DOMAINS, SEVERITIES, severity_rank
 
 #: The indicators each domain shows on the wall (catalog names; the rest are on the
 #: domain's own dashboard).
@@ -35,14 +40,14 @@ HEADLINES: dict[str, tuple[str, ...]] = {
     "health": ("fridge_temp_c", "bed_occupancy_pct"),
 }
 
+#: Alert severities that colour a marker (info does not): code = rank + 2, above offline.
+_MARKED = [s for s in SEVERITIES if severity_rank(s) > 0]
 #: Map marker colours, by ``state_code`` (higher wins).
 MAP_STATES = (
     (0, "online", "green"),
     (1, "stale", "purple"),
     (2, "offline", "#808080"),
-    (3, "minor", "yellow"),
-    (4, "major", "orange"),
-    (5, "critical", "red"),
+    *((severity_rank(s) + 2, s, SEVERITY_COLORS[s]) for s in _MARKED),
 )
 
 
@@ -86,20 +91,16 @@ def _kpis(domain: str, levels: Sequence[Level], catalog: Catalog) -> Json:
         description=f"{domain.capitalize()}: mean of the devices' latest values (last "
         f"{STALE_AFTER}), coloured by the alert rules' levels; devices reporting.",
         overrides=overrides,
-        options={
-            "colorMode": "background",
-            "graphMode": "none",
-            "textMode": "value_and_name",
-            "justifyMode": "center",
-            "orientation": "vertical",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-        },
+        options=stat_options(
+            color_mode="background", text_mode="value_and_name", orientation="vertical"
+        ),
         size=(6, 6),
     )
 
 
 def map_sql() -> str:
-    rank = "CASE a.severity WHEN 'critical' THEN 5 WHEN 'major' THEN 4 WHEN 'minor' THEN 3 END"
+    whens = " ".join(f"WHEN {literal(s)} THEN {code}" for code, s, _ in reversed(MAP_STATES[3:]))
+    rank = f"CASE a.severity {whens} END"
     return f"""
 SELECT d.device_id, d.name, d.domain, d.district, d.lat AS latitude, d.lon AS longitude,
        greatest(coalesce(al.worst, 0),
@@ -173,20 +174,8 @@ def _freshness() -> Json:
         [target(queries.freshness_by_domain())],
         description="Seconds since each domain's freshest reading.",
         unit="s",
-        steps={
-            "mode": "absolute",
-            "steps": [
-                {"color": "green", "value": None},
-                {"color": "orange", "value": 60},
-                {"color": "red", "value": 300},
-            ],
-        },
-        options={
-            "orientation": "horizontal",
-            "displayMode": "lcd",
-            "showUnfilled": True,
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": True},
-        },
+        steps=thresholds((None, "green"), (60, "orange"), (300, "red")),
+        options=bargauge_options("lcd", showUnfilled=True),
         size=(8, 6),
     )
 
@@ -210,15 +199,8 @@ def _rejections() -> Json:
         "Rejected input by reason",
         [target(queries.rejections_total())],
         description="Dead-lettered readings and messages in the time range, per reason.",
-        steps={
-            "mode": "absolute",
-            "steps": [{"color": "green", "value": None}, {"color": "orange", "value": 1}],
-        },
-        options={
-            "orientation": "horizontal",
-            "displayMode": "basic",
-            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "/^rejected$/", "values": True},
-        },
+        steps=thresholds((None, "green"), (1, "orange")),
+        options=bargauge_options("basic", fields="/^rejected$/"),
         size=(8, 6),
     )
 
