@@ -15,7 +15,14 @@ from pathlib import Path
 
 from dashboards import domains, pipeline, wall
 from dashboards.levels import Level, default_levels
-from dashboards.model import DATASOURCE_TYPE, DATASOURCE_UID, Json
+from dashboards.model import (
+    API_CARRIER_ENV,
+    API_CARRIER_TYPE,
+    API_CARRIER_UID,
+    DATASOURCE_TYPE,
+    DATASOURCE_UID,
+    Json,
+)
 from ioc.types import DOMAINS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +118,15 @@ datasources:
       maxOpenConns: 10
       maxIdleConns: 2
       connMaxLifetime: 14400
+  # Carries {API_CARRIER_ENV} into the dashboards' links (dashboards/model.py, API_VAR):
+  # dashboard files cannot read the environment, so this data source is named after it
+  # and each dashboard's hidden "api" variable reads the name. It connects to nothing.
+  - name: ${{{API_CARRIER_ENV}}}
+    uid: {API_CARRIER_UID}
+    type: {API_CARRIER_TYPE}
+    access: proxy
+    isDefault: false
+    editable: false
 """
 
 

@@ -22,9 +22,21 @@ DATASOURCE_TYPE = "grafana-postgresql-datasource"
 DATASOURCE: Json = {"type": DATASOURCE_TYPE, "uid": DATASOURCE_UID}
 
 #: Dashboard variable holding the operations center API's base URL, for data links.
-#: Hidden; the publisher sets it from ``IOC_API_URL``, a URL may override it (``var-api``).
+#: Dashboard files cannot read the environment (Grafana expands ``${VAR}`` in its
+#: provisioning YAML only), so in the provisioned dashboards it is a hidden *data source*
+#: variable: provisioning names one data source after ``IOC_API_URL`` at Grafana's start
+#: (:data:`API_CARRIER_UID`), the variable selects it by type and name, and a link reads
+#: its name with ``${api:text}``. The publisher, which knows the URL, makes it a constant.
 API_VAR = "api"
-DEFAULT_API_URL = "http://127.0.0.1:8000"
+#: What every link starts with. The explicit ``text`` format also keeps Grafana from
+#: percent-encoding the URL as it does a plain variable inside a data link.
+API_PREFIX = f"${{{API_VAR}:text}}"
+#: The carrier: a built-in data source type that connects to nothing, named by the URL.
+API_CARRIER_TYPE = "grafana-testdata-datasource"
+API_CARRIER_UID = "ioc-api-url"
+API_CARRIER_ENV = "IOC_API_URL"
+#: Selects the carrier among data sources of its type by name (a JavaScript regex).
+API_NAME_REGEX = r"/^https?:\/\//"
 
 #: The value a multi-value variable takes for "All": raw SQL, so that a query reads
 #: ``('__all' IN ($district) OR district IN ($district))`` and still works when the
@@ -99,7 +111,7 @@ def link(title: str, path: str) -> Json:
     """A data link into the operations center (``path`` absolute, e.g. ``/ui/...``)."""
     if not path.startswith("/"):
         raise ValueError(f"link path must be absolute: {path!r}")
-    return {"title": title, "url": f"${{{API_VAR}}}{path}", "targetBlank": True}
+    return {"title": title, "url": f"{API_PREFIX}{path}", "targetBlank": True}
 
 
 #: The operations center's pages for people (ioc/api/pages.py): what a click opens.
@@ -112,7 +124,7 @@ def center_link() -> Json:
     return {
         "title": "Operations center",
         "type": "link",
-        "url": f"${{{API_VAR}}}/ui/login",
+        "url": f"{API_PREFIX}/ui/login",
         "icon": "external link",
         "targetBlank": True,
         "tooltip": "Sign in to acknowledge and resolve alerts",
@@ -224,13 +236,30 @@ def query_variable(name: str, label: str, sql: str, *, multi: bool = True, hide:
 
 
 def api_variable() -> Json:
-    """Hidden textbox with the API's base URL (see :data:`API_VAR`)."""
+    """Hidden data source variable whose text is ``IOC_API_URL`` (see :data:`API_VAR`)."""
     return {
-        "type": "textbox",
+        "type": "datasource",
         "name": API_VAR,
         "label": "Operations center API",
-        "query": DEFAULT_API_URL,
-        "current": {"text": DEFAULT_API_URL, "value": DEFAULT_API_URL},
+        "query": API_CARRIER_TYPE,
+        "regex": API_NAME_REGEX,
+        "current": {},
+        "options": [],
+        "refresh": 1,
+        "multi": False,
+        "includeAll": False,
+        "hide": 2,
+    }
+
+
+def api_constant(api_url: str) -> Json:
+    """Hidden constant with the API's base URL, for a dashboard pushed by the publisher."""
+    return {
+        "type": "constant",
+        "name": API_VAR,
+        "label": "Operations center API",
+        "query": api_url,
+        "current": {"text": api_url, "value": api_url},
         "hide": 2,
     }
 

@@ -28,7 +28,7 @@ from grafana_client.client import (
 )
 
 from dashboards.generate import FOLDERS, Board, Folder, boards
-from dashboards.model import API_VAR, DATASOURCE_TYPE, DATASOURCE_UID, Json
+from dashboards.model import API_VAR, DATASOURCE_TYPE, DATASOURCE_UID, Json, api_constant
 from ioc.errors import Forbidden, IOCError, Unauthorized, Unavailable
 
 log = logging.getLogger("dashboards.publish")
@@ -124,12 +124,11 @@ def redact(url: str) -> str:
 
 
 def with_api_url(model: Json, api_url: str) -> Json:
-    """The dashboard with its hidden API variable pointing at ``api_url``."""
-    variables = []
-    for v in model["templating"]["list"]:
-        if v.get("name") == API_VAR:
-            v = dict(v, query=api_url, current={"text": api_url, "value": api_url})
-        variables.append(v)
+    """The dashboard with its hidden API variable a constant: ``api_url``."""
+    variables = [
+        api_constant(api_url) if v.get("name") == API_VAR else v
+        for v in model["templating"]["list"]
+    ]
     return dict(model, templating={"list": variables})
 
 

@@ -14,7 +14,7 @@ import yaml
 from dashboards import generate
 from dashboards.generate import FOLDERS, boards
 from dashboards.levels import Level, default_levels, steps
-from dashboards.model import DATASOURCE_UID, GRID_WIDTH, layout
+from dashboards.model import DATASOURCE_TYPE, DATASOURCE_UID, GRID_WIDTH, layout
 from dashboards.units import grafana_unit
 from ioc.telemetry.catalog import CATALOG, DOMAINS
 
@@ -56,7 +56,7 @@ def test_provisioning_matches_the_folders_and_the_datasource() -> None:
         assert by_uid[f.uid]["options"]["path"].endswith(f"/{f.directory}")
         assert (grafana / "dashboards" / f.directory).is_dir()
     sources = yaml.safe_load((grafana / "provisioning/datasources/ioc.yaml").read_text())
-    (ds,) = sources["datasources"]
+    (ds,) = [s for s in sources["datasources"] if s["type"] == DATASOURCE_TYPE]
     assert ds["uid"] == DATASOURCE_UID
     # Credentials come from the environment, never from the repository.
     assert ds["secureJsonData"]["password"].startswith("${")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Match
 
 from dashboards.generate import boards
-from dashboards.model import API_VAR
+from dashboards.model import API_PREFIX
 from ioc.api.app import create_app
 from ioc.config import Settings
 from ioc.security.keys import ensure_key
@@ -22,7 +22,7 @@ from tests.dashboards.burst import Burst
 from tests.dashboards.walk import links
 
 LINKS = [(where, url) for b in boards() for where, url in links(b.model)]
-PREFIX = f"${{{API_VAR}}}"
+PREFIX = API_PREFIX
 
 
 def _path(url: str, value: str = "x-1") -> str:
