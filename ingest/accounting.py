@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -11,6 +12,8 @@ from ingest.committer import Outcome
 from ingest.metrics import IngestMetrics
 from ioc.mqtt.types import Delivery
 from ioc.types import RejectReason
+
+log = logging.getLogger("ingest")
 
 
 class Accounting:
@@ -43,6 +46,16 @@ class Accounting:
         m.batch_messages.observe(len(batch))
         m.commit_lag.observe((now - batch[0].received_at).total_seconds())
         m.queue_depth.set(queued)
+        oversized = [d for d in plan.dead_letters if d.reason is RejectReason.OVERSIZED]
+        if oversized:  # a device maker needs to hear of this one: say it, not only count it
+            log.warning(
+                "oversized payloads dead-lettered",
+                extra={
+                    "count": len(oversized),
+                    "topics": sorted({d.topic for d in oversized})[:5],
+                    "largest_bytes": max(d.payload_bytes for d in oversized),
+                },
+            )
 
     def refused(self) -> None:
         """One message the database refused, dead-lettered on its own."""
