@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Annotated
 
 import typer
 
@@ -30,8 +31,8 @@ app.add_typer(broker_app, name="broker")
 
 @app.callback()
 def root(
-    version: bool = version_option("ioc"),
-    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+    version: Annotated[bool, version_option("ioc")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)] = False,
 ) -> None:
     """Intelligent Operations Center."""
 

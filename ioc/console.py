@@ -61,7 +61,8 @@ def package_version() -> str:
 def version_option(prog: str) -> Any:
     """A ``--version`` option for a Typer command that prints ``prog VERSION`` and exits.
 
-    Typed ``Any`` as :func:`typer.Option` is, so it can stand as a ``bool`` default.
+    For ``Annotated[bool, version_option(...)] = False`` (typed ``Any``, as
+    :func:`typer.Option` is).
     """
 
     def show(value: bool) -> None:
@@ -70,7 +71,7 @@ def version_option(prog: str) -> Any:
             raise typer.Exit()
 
     return typer.Option(
-        False, "--version", callback=show, is_eager=True, help="print the version and exit"
+        "--version", callback=show, is_eager=True, help="print the version and exit"
     )
 
 
