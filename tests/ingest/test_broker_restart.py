@@ -51,10 +51,11 @@ class ResendingDevices(threading.Thread):
             protocol=mqtt.MQTTv5,
         )
         self.client.on_publish = self._on_puback
-        self.client.reconnect_delay_set(min_delay=0.05, max_delay=0.5)
+        # back within 50 ms, before ingest (typed int, but paho takes seconds as floats)
+        self.client.reconnect_delay_set(min_delay=0.05, max_delay=0.5)  # type: ignore[arg-type]
         self.client.max_inflight_messages_set(100)
         self.client.max_queued_messages_set(0)  # never drop: hold until the broker is back
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
         self.client.connect(endpoint.host, endpoint.port, clean_start=False, properties=props)
         self.client.loop_start()
