@@ -8,8 +8,9 @@ guard and not in PUBLIC, fails the test: a new route cannot ship without auth.
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -35,9 +36,11 @@ class World:
 
     url: str
     seq: Iterator[int]
+    #: Per world, so names never repeat across the matrix's cases (``id()`` is reused).
+    token: str = field(default_factory=lambda: uuid.uuid4().hex[:10])
 
     def device(self, client: TestClient, admin: dict[str, str]) -> str:
-        dev = f"rm-{next(self.seq)}-{id(self) % 10000}"
+        dev = f"rm-{next(self.seq)}-{self.token}"
         r = client.post(
             "/api/v1/devices",
             json={"device_id": dev, "domain": "health", "district": "north"},
@@ -47,11 +50,11 @@ class World:
         return dev
 
     def alert(self, client: TestClient, admin: dict[str, str]) -> int:
-        rule = make_rule(self.url, f"rm-rule-{next(self.seq)}-{id(self)}")
+        rule = make_rule(self.url, f"rm-rule-{next(self.seq)}-{self.token}")
         return open_alert(self.url, rule, self.device(client, admin)).id
 
     def rule(self) -> int:
-        return make_rule(self.url, f"rm-rule-{next(self.seq)}-{id(self)}").id
+        return make_rule(self.url, f"rm-rule-{next(self.seq)}-{self.token}").id
 
 
 Req = tuple[str, dict[str, Any] | None]  # path, json body
