@@ -23,17 +23,38 @@ import signal
 import threading
 from functools import partial
 
+import httpx
 from prometheus_client import start_http_server
 
 from ioc.alerts.engine import AlertEngine
 from ioc.background import Failures
 from ioc.config import Settings
 from ioc.goc import schedule
-from ioc.outbox.drainer import Drainer
-from ioc.outbox.targets import targets_from_settings
+from ioc.goc.target import make_target
+from ioc.outbox.drainer import Drainer, Target
+from ioc.outbox.targets import TIMEOUT, GrafanaTarget, WebhookTarget
 from ioc.storage.db import connect
 
 log = logging.getLogger("ioc.alerts")
+
+
+def targets_from_settings(settings: Settings, client: httpx.Client | None = None) -> list[Target]:
+    """Every target the settings configure: webhook, Grafana, and the GOC connector."""
+    http = client or httpx.Client(timeout=TIMEOUT)
+    out: list[Target] = []
+    if settings.alerts_webhook_url:
+        out.append(WebhookTarget(settings.alerts_webhook_url, http))
+    if settings.alerts_grafana_url:
+        token = settings.alerts_grafana_token
+        out.append(
+            GrafanaTarget(
+                settings.alerts_grafana_url, token.get_secret_value() if token else None, http
+            )
+        )
+    goc = make_target(settings, http)
+    if goc is not None:
+        out.append(goc)
+    return out
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:

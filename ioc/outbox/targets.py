@@ -1,5 +1,6 @@
-"""Outbox targets: a webhook, Grafana annotations, and the registry that builds them (and
-the GOC connector's) from settings.
+"""Outbox targets: a webhook and Grafana annotations. The service that drains the
+outbox builds them, and the GOC connector's, from settings
+(:func:`ioc.alerts.service.targets_from_settings`).
 
 The live event stream of the API needs no target: alert changes are written to
 ``events`` (and NOTIFYed) in the same transaction as the change itself
@@ -16,9 +17,7 @@ from datetime import datetime
 
 import httpx
 
-from ioc.config import Settings
 from ioc.errors import Unavailable
-from ioc.outbox.drainer import Target
 from ioc.outbox.store import OutboxItem
 
 log = logging.getLogger("ioc.outbox")
@@ -96,24 +95,3 @@ class GrafanaTarget:
         except httpx.HTTPError as exc:
             raise Unavailable(f"Grafana unreachable: {type(exc).__name__}: {exc}") from exc
         _check(response, "Grafana")
-
-
-def targets_from_settings(settings: Settings, client: httpx.Client | None = None) -> list[Target]:
-    """Every target the settings configure: webhook, Grafana, and the GOC connector's."""
-    http = client or httpx.Client(timeout=TIMEOUT)
-    out: list[Target] = []
-    if settings.alerts_webhook_url:
-        out.append(WebhookTarget(settings.alerts_webhook_url, http))
-    if settings.alerts_grafana_url:
-        token = settings.alerts_grafana_token
-        out.append(
-            GrafanaTarget(
-                settings.alerts_grafana_url, token.get_secret_value() if token else None, http
-            )
-        )
-    from ioc.goc.target import make_target  # the GOC connector registers here
-
-    goc = make_target(settings, http)
-    if goc is not None:
-        out.append(goc)
-    return out

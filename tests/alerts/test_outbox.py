@@ -17,11 +17,12 @@ import pytest
 
 from ioc.alerts import store
 from ioc.alerts.models import RuleSpec
+from ioc.alerts.service import targets_from_settings
 from ioc.config import Settings
 from ioc.errors import Unavailable
 from ioc.outbox.drainer import Drainer, backoff
 from ioc.outbox.store import OutboxItem, declare_routes, enqueue
-from ioc.outbox.targets import GrafanaTarget, WebhookTarget, targets_from_settings
+from ioc.outbox.targets import GrafanaTarget, WebhookTarget
 from tests.support.services import wait_for
 
 Conn = psycopg.Connection[tuple[object, ...]]
