@@ -20,6 +20,7 @@ from ioc.telemetry.topics import TELEMETRY_FILTER, status_topic, telemetry_topic
 from tests.support.broker import Broker
 from tests.support.mqtt import Publisher
 from tests.support.services import running_ingest, wait_for
+from tests.telemetry.test_decoder import payload_of
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 
@@ -197,10 +198,8 @@ def test_hostile_corpus_is_dead_lettered_and_the_service_keeps_going(
     for case in corpus:
         if case.get("oversized"):
             body = json.dumps({"ts": now, "readings": {"vehicle_count": 1}, "pad": "x" * 70000})
-        elif "payload_hex" in case:
-            body = bytes.fromhex(case["payload_hex"])  # type: ignore[assignment]
         else:
-            body = case["payload"].replace("2026-11-23T10:00:00Z", now)
+            body = payload_of(case).replace(b"2026-11-23T10:00:00Z", now.encode())  # type: ignore[assignment]
         topic = case["topic"].replace("cam-1", cam).replace("old-1", old)
         publisher.send(topic, body)
         if not topic_matches_sub(TELEMETRY_FILTER, topic):
