@@ -72,7 +72,7 @@ def api(
 @app.command()
 def alerts() -> None:
     """The alert engine and its notification outbox (partition: IOC_ALERTS_DOMAINS)."""
-    from ioc.alerts.service import run
+    from ioc.services.alerts import run
 
     run(settings())
 

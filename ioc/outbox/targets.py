@@ -1,6 +1,6 @@
 """Outbox targets: a webhook and Grafana annotations. The service that drains the
 outbox builds them, and the GOC connector's, from settings
-(:func:`ioc.alerts.service.targets_from_settings`).
+(:func:`ioc.services.alerts.targets_from_settings`).
 
 The live event stream of the API needs no target: alert changes are written to
 ``events`` (and NOTIFYed) in the same transaction as the change itself

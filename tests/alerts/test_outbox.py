@@ -17,7 +17,7 @@ import pytest
 
 from ioc.alerts import store
 from ioc.alerts.models import RuleSpec
-from ioc.alerts.service import targets_from_settings
+from ioc.services.alerts import targets_from_settings
 from ioc.config import Settings
 from ioc.errors import Unavailable
 from ioc.outbox.drainer import Drainer, backoff

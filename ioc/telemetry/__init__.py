@@ -1,0 +1,1 @@
+"""The telemetry contract: metric catalog, topic scheme, payload models, the pure decoder."""
