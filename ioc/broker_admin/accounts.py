@@ -45,9 +45,20 @@ def _subscriber_acls(group: str) -> list[dict[str, object]]:
     return acls
 
 
+def _ingest_acls(group: str) -> list[dict[str, object]]:
+    """Ingest also takes everything else under the prefix, to dead-letter what matches no
+    contract topic (``bad_topic``) instead of letting it vanish."""
+    everything = f"{PREFIX}/#"
+    return [
+        *_subscriber_acls(group),
+        _acl("subscribePattern", f"$share/{group}/{everything}"),
+        _acl("publishClientReceive", everything),
+    ]
+
+
 #: Service name → the ACLs of its role.
 SERVICE_ACLS: dict[str, list[dict[str, object]]] = {
-    "ingest": _subscriber_acls("ingest"),
+    "ingest": _ingest_acls("ingest"),
     "alerts": _subscriber_acls("alerts"),
     "simulator": [_acl("publishClientSend", f"{PREFIX}/#")],
 }

@@ -225,6 +225,17 @@ def test_device_to_database_through_the_secured_broker(
                     ).fetchone()
 
             assert wait_for(stored, timeout=15) == (231.5,)
+            # a topic the device may publish on but no contract names: kept, not lost
+            device.publish(f"ioc/v1/energy/{dev}/metrics", json.dumps(sample).encode())
+
+            def stray() -> object:
+                with psycopg.connect(database_url) as conn:
+                    return conn.execute(
+                        "SELECT reason FROM dead_letters WHERE topic = %s",
+                        (f"ioc/v1/energy/{dev}/metrics",),
+                    ).fetchone()
+
+            assert wait_for(stray, timeout=15) == ("bad_topic",)
             secured_client.delete(f"/api/v1/devices/{dev}", headers=auth(Role.ADMIN))
             assert device.disconnected.wait(5)
         finally:
