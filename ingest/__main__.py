@@ -16,14 +16,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from types import FrameType
+from typing import Annotated
 
 import typer
 
 from ingest.service import IngestService
 from ioc import logs
 from ioc.background import Failures
-from ioc.config import Settings
+from ioc.config import Settings, load_settings
+from ioc.console import DEBUG_HELP, run_app, version_option
 
 cli = typer.Typer(add_completion=False)
 log = logging.getLogger("ingest")
@@ -86,16 +89,18 @@ def _supervise(settings: Settings, workers: int, metrics_port: int | None) -> No
 
 
 @cli.command()
-def main(
+def serve(
     workers: int = typer.Option(1, min=1, help="ingest processes sharing the subscription"),
     metrics_port: int | None = typer.Option(
         None,
         help="Prometheus /metrics port on 127.0.0.1 (0: off; default"
         " IOC_INGEST_METRICS_PORT); worker n listens on port + n",
     ),
+    version: Annotated[bool, version_option("python -m ingest")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help=DEBUG_HELP)] = False,
 ) -> None:
     """Store every telemetry reading exactly once; dead-letter what is bad, with its reason."""
-    settings = Settings()
+    settings = load_settings()
     logs.configure(settings.log_level)
     if workers > 1:
         _supervise(settings, workers, metrics_port)
@@ -103,5 +108,10 @@ def main(
         _run_one(settings, metrics_port)
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ingest; a setting or flag a person got wrong is one line (:mod:`ioc.console`)."""
+    return run_app(cli, "python -m ingest", argv)
+
+
 if __name__ == "__main__":
-    cli()
+    sys.exit(main())

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from devices.simulator import cli as simulator_cli
+from ingest.__main__ import main as ingest_main
 from ioc import cli as ioc_cli
 from ioc.console import package_version
 from ioc.errors import NotFound
@@ -178,3 +179,24 @@ def test_python_dash_m_entry_points(database_url: str, tmp_path: Path) -> None:
     dashboards = _run("-m", "dashboards", "check", "--dir", "nowhere", env={}, cwd=tmp_path)
     assert dashboards.returncode == 2
     _one_line(dashboards.stderr, "'--dir'", "nowhere")
+
+
+@pytest.mark.parametrize(
+    ("argv", "variable", "needles"),
+    [
+        ([], ("IOC_MQTT_URL", "http://x"), ["IOC_MQTT_URL", "'http://x'"]),
+        (["--workers", "0"], None, ["--workers"]),
+        (["--wrokers", "2"], None, ["--wrokers"]),
+    ],
+)
+def test_ingest_mistakes_are_one_line(
+    argv: list[str],
+    variable: tuple[str, str] | None,
+    needles: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    if variable is not None:
+        monkeypatch.setenv(*variable)
+    assert ingest_main(argv) == 2
+    _one_line(capsys.readouterr().err, "python -m ingest: error:", *needles)
