@@ -23,7 +23,7 @@ escalation, which take it as an argument.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import NamedTuple
@@ -198,8 +198,10 @@ def correlate(
     order, the history entries written (one :class:`Change` each)."""
     policies = {p.name: p for p in catalogue.policies}
     drafts: dict[int, _Draft] = {}
-    by_alert = dict(board.by_alert)
-    by_key = dict(board.by_key)
+    # copied on the first new alert only: most transitions move known alerts along
+    by_alert: Mapping[int, int] = board.by_alert
+    by_key: Mapping[str, int] = board.by_key
+    grown: tuple[dict[int, int], dict[str, int]] | None = None
     next_id = board.next_id
     order: list[tuple[int, int]] = []  # (incident id, index in its draft's history)
 
@@ -232,7 +234,10 @@ def correlate(
             if fresh:
                 d.log(t.at, "opened", f"{policy.name}: alert {t.alert_id}")
             d.add(t)
-            by_alert[t.alert_id] = by_key[key] = d.base.id
+            if grown is None:
+                grown = dict(by_alert), dict(by_key)
+                by_alert, by_key = grown
+            grown[0][t.alert_id] = grown[1][key] = d.base.id
         order += [(d.base.id, i) for i in range(before, len(d.history))]
 
     incidents = dict(board.incidents)
@@ -242,8 +247,8 @@ def correlate(
         Board(
             MappingProxyType(incidents),
             next_id,
-            MappingProxyType(by_alert),
-            MappingProxyType(by_key),
+            board.by_alert if grown is None else MappingProxyType(grown[0]),
+            board.by_key if grown is None else MappingProxyType(grown[1]),
         ),
         changes,
     )
