@@ -113,7 +113,8 @@ class _Draft:
         was_open = m.open
         m = m._replace(state=ALERT_STATE_OF[t.action], at=t.at)
         self.members[t.alert_id] = m
-        self.open -= was_open and not m.open
+        if was_open and not m.open:
+            self.open -= 1
         self.log(t.at, "alert_changed", f"alert {t.alert_id} {t.action}")
         self._settle(t.at)
         return True
@@ -270,7 +271,10 @@ def _new(iid: int, policy: Policy, key: str, t: AlertTransition) -> Incident:
 
 def _fallback(incident: Incident) -> Policy:
     """An incident whose policy was since deleted keeps its key, window and title."""
-    return OWN.model_copy(update={"name": incident.policy, "window_s": incident.window_s})
+    title = incident.title.replace("{", "{{").replace("}", "}}")
+    return OWN.model_copy(
+        update={"name": incident.policy, "window_s": incident.window_s, "title": title}
+    )
 
 
 def _changes(drafts: dict[int, _Draft], order: list[tuple[int, int]]) -> list[Change]:

@@ -238,9 +238,9 @@ def test_an_incident_whose_policy_was_deleted_keeps_working() -> None:
         procedures=default_catalogue().procedures,
     )
     board, _ = correlate(slim, board, [tr(1, FRIDGE, 10, "resolved")])
-    assert (
-        board.incidents[1].state == "resolved" and board.incidents[1].policy == "rule-in-district"
-    )
+    incident = board.incidents[1]
+    assert incident.state == "resolved" and incident.policy == "rule-in-district"
+    assert incident.title == "Health: vaccine fridge warm in D1"  # kept, not re-made
 
 
 def test_board_restored_from_stored_incidents() -> None:
