@@ -1,9 +1,9 @@
 """Alert engine benchmark: the pure core's evaluation rate, and publish → alert-committed
 latency while a steady load flows through a private broker.
 
-    .venv/bin/python bench/alerts_bench.py                  # both parts
-    .venv/bin/python bench/alerts_bench.py --part core      # no broker, no database
-    .venv/bin/python bench/alerts_bench.py --rate 5000 --seconds 10
+    .venv/bin/python -m bench.alerts_bench                  # both parts
+    .venv/bin/python -m bench.alerts_bench --part core      # no broker, no database
+    .venv/bin/python -m bench.alerts_bench --rate 5000 --seconds 10
 
 Part 1 (core): a Book with thousands of devices and rules (the defaults plus generated
 threshold rules scoped to districts) is fed device messages (every metric of the
@@ -37,14 +37,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ioc.alerts.book import Book, Device
+from ioc.alerts.core import Sample, State, evaluate
+from ioc.alerts.defaults import default_rules
+from ioc.alerts.models import Rule, RuleSpec
+from ioc.telemetry.catalog import CATALOG, DOMAINS
 
-from ioc.alerts.book import Book, Device  # noqa: E402
-from ioc.alerts.core import Sample, State, evaluate  # noqa: E402
-from ioc.alerts.defaults import default_rules  # noqa: E402
-from ioc.alerts.models import Rule, RuleSpec  # noqa: E402
-from ioc.telemetry.catalog import CATALOG, DOMAINS  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -224,10 +223,10 @@ def bench_end_to_end(
     from ioc.storage.registry import NewDevice, register_devices
     from ioc.telemetry.payloads import format_timestamp
     from ioc.telemetry.topics import telemetry_topic
-    from tests.support.broker import Broker, free_port
-    from tests.support.database import scratch_database
-    from tests.support.mqtt import Publisher
-    from tests.support.services import wait_for
+    from testkit.broker import Broker, free_port
+    from testkit.database import scratch_database
+    from testkit.mqtt import Publisher
+    from testkit.services import wait_for
 
     ports = [free_port() for _ in partitions]
     probes = [f"probe-{i:03d}" for i in range(50)]

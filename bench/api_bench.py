@@ -1,8 +1,8 @@
 """API read latency at city scale: latest values among 10,000 devices, and 24 h of
 1-minute buckets for a district over 10 million readings, served from the rollups.
 
-    .venv/bin/python bench/api_bench.py                      # the full size (~minutes)
-    .venv/bin/python bench/api_bench.py --devices 1000 --readings 1000000   # quick
+    .venv/bin/python -m bench.api_bench                      # the full size (~minutes)
+    .venv/bin/python -m bench.api_bench --devices 1000 --readings 1000000   # quick
 
 Method: a scratch database on the project's cluster (IOC_BENCH_ADMIN_URL, default
 127.0.0.1:5433), migrated like production. Devices are spread over districts (traffic
@@ -23,25 +23,20 @@ import argparse
 import os
 import random
 import statistics
-import sys
 import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from fastapi.testclient import TestClient
 
 from ioc.api.app import create_app
-from ioc.storage import series
 from ioc.config import Settings
 from ioc.security.keys import create_key
 from ioc.security.roles import Role
+from ioc.storage import series
 from ioc.storage.migrate import migrate
 
 ADMIN_URL = os.environ.get("IOC_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5433/postgres")

@@ -1,7 +1,7 @@
 """Dashboard query benchmark: what reading the rollups saves a long-range panel.
 
-    .venv/bin/python bench/dashboard_bench.py              # 60 devices, 2 days, every 10 s
-    .venv/bin/python bench/dashboard_bench.py --devices 300 --days 7 --every-s 5
+    .venv/bin/python -m bench.dashboard_bench              # 60 devices, 2 days, every 10 s
+    .venv/bin/python -m bench.dashboard_bench --devices 300 --days 7 --every-s 5
 
 A scratch database (migrated, on the cluster deploy/local/infra.sh starts) gets
 ``--devices`` energy devices over six districts, one ``load_pct`` reading per device
@@ -24,21 +24,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dashboards.model import ALL as ALL_VALUE
 from dashboards.queries import series
 from dashboards.wall import build as build_wall
-from tests.dashboards.grafana_sql import ALL, Context, expand
-from tests.dashboards.walk import queries
-from tests.support.database import scratch_database
+from testkit.dashboard_walk import queries
+from testkit.database import scratch_database
+from testkit.grafana_sql import ALL, Context, expand
 
 RAW_BASELINE = """
 SELECT time_bucket({bucket}, r.time) AS time, d.district AS metric, avg(r.value) AS value

@@ -1,8 +1,8 @@
 """Incident correlation benchmark: alert transitions per second through the pure core
 (``ioc.incidents.correlate``), no broker, no database.
 
-    .venv/bin/python bench/incidents_bench.py
-    .venv/bin/python bench/incidents_bench.py --alerts 20000 --repeat 5
+    .venv/bin/python -m bench.incidents_bench
+    .venv/bin/python -m bench.incidents_bench --alerts 20000 --repeat 5
 
 Workloads (every one built before the clock starts, timed with ``perf_counter`` over the
 whole run, best of ``--repeat``):
@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ioc.incidents.correlate import correlate
+from ioc.incidents.defaults import default_catalogue
+from ioc.incidents.keys import assign
+from ioc.incidents.state import AlertTransition, Board
+from testkit.incident_factory import RULES, SILENT, tr
 
-from ioc.incidents.correlate import correlate  # noqa: E402
-from ioc.incidents.defaults import default_catalogue  # noqa: E402
-from ioc.incidents.keys import assign  # noqa: E402
-from ioc.incidents.state import AlertTransition, Board  # noqa: E402
-from tests.incidents.factory import RULES, SILENT, tr  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 T0 = 1_800_000_000.0
 

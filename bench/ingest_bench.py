@@ -1,6 +1,6 @@
 """Ingest benchmark: raw broker receive rate, raw COPY rate, end-to-end rate, latency, memory.
 
-    .venv/bin/python bench/ingest_bench.py [--messages 20000] [--rate 5000] [--seconds 10]
+    .venv/bin/python -m bench.ingest_bench [--messages 20000] [--rate 5000] [--seconds 10]
                                            [--workers 2]
 
 Everything runs on this machine against a private Mosquitto (the project's configuration)
@@ -42,17 +42,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ingest.batch import Inbound
+from ingest.service import IngestService
+from ioc.storage.registry import NewDevice, register_devices
+from ioc.telemetry.payloads import format_timestamp
+from ioc.telemetry.topics import telemetry_topic
+from testkit.broker import Broker
+from testkit.database import scratch_database
+from testkit.services import test_settings, wait_for
 
-from ingest.batch import Inbound  # noqa: E402
-from ingest.service import IngestService  # noqa: E402
-from ioc.storage.registry import NewDevice, register_devices  # noqa: E402
-from ioc.telemetry.payloads import format_timestamp  # noqa: E402
-from ioc.telemetry.topics import telemetry_topic  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
-from tests.support.database import scratch_database  # noqa: E402
-from tests.support.services import test_settings, wait_for  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 DEVICES = [f"bench-{i:04d}" for i in range(1000)]
 READINGS = 5

@@ -12,7 +12,7 @@
 
 The machine is shared: the load average is printed at the end.
 
-Run: .venv/bin/python bench/simulator_bench.py [--seconds 20] [--devices-per-domain 2500]
+Run: .venv/bin/python -m bench.simulator_bench [--seconds 20] [--devices-per-domain 2500]
 """
 
 from __future__ import annotations
@@ -30,13 +30,12 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from devices.simulator import Fleet, Simulator
+from devices.simulator.sinks import DryRun, Pooled
+from ioc.config import parse_mqtt_url
+from testkit.broker import Broker
 
-from devices.simulator import Fleet, Simulator  # noqa: E402
-from devices.simulator.sinks import DryRun, Pooled  # noqa: E402
-from ioc.config import parse_mqtt_url  # noqa: E402
-from tests.support.broker import Broker  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 08:00 local: the morning rush
 

@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from ioc.storage.registry import NewDevice, register_devices
-from tests.support.broker import Broker
-from tests.support.database import scratch_database
+from testkit.broker import Broker
+from testkit.database import scratch_database
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from ioc.background import Backoff, Failures, Outage, Worker, WorkerMetrics
 from ioc.errors import StorageUnavailable
-from tests.support.services import wait_for
+from testkit.services import wait_for
 
 
 def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets() -> None:

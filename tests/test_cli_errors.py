@@ -20,7 +20,7 @@ from ingest.__main__ import main as ingest_main
 from ioc import cli as ioc_cli
 from ioc.console import package_version
 from ioc.errors import NotFound
-from tests.support.broker import free_port
+from testkit.broker import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -27,11 +27,11 @@ from dashboards.wall import build as build_wall
 from dashboards.wall import map_sql
 from devices.simulator.fleet import Fleet
 from devices.simulator.scenarios import SCENARIOS
-from tests.dashboards.grafana_sql import Context, expand
-from tests.dashboards.walk import queries
-from tests.support.broker import Broker, free_port
-from tests.support.database import scratch_database
-from tests.support.services import wait_for
+from testkit.broker import Broker, free_port
+from testkit.dashboard_walk import queries
+from testkit.database import scratch_database
+from testkit.grafana_sql import Context, expand
+from testkit.services import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET_S = 120.0

@@ -9,7 +9,7 @@ from typing import Any
 
 from ioc.alerts.engine import AlertEngine
 from ioc.config import Settings
-from tests.support.services import wait_for
+from testkit.services import wait_for
 
 
 @contextmanager

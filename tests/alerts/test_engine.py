@@ -19,10 +19,10 @@ from ioc.alerts.models import Alert, AlertFilters, Rule, RuleSpec
 from ioc.storage.registry import NewDevice
 from ioc.telemetry.payloads import format_timestamp
 from ioc.telemetry.topics import status_topic, telemetry_topic
+from testkit.broker import Broker
+from testkit.mqtt import Publisher
+from testkit.services import wait_for
 from tests.alerts.conftest import running_engine
-from tests.support.broker import Broker
-from tests.support.mqtt import Publisher
-from tests.support.services import wait_for
 
 Conn = psycopg.Connection[tuple[object, ...]]
 

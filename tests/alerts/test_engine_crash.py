@@ -16,10 +16,10 @@ import pytest
 from ioc.alerts.models import Alert
 from ioc.storage.registry import NewDevice
 from ioc.telemetry.topics import telemetry_topic
+from testkit.broker import Broker
+from testkit.mqtt import Publisher
+from testkit.services import wait_for
 from tests.alerts.test_engine import alerts_of, make_rule, now, sample
-from tests.support.broker import Broker
-from tests.support.mqtt import Publisher
-from tests.support.services import wait_for
 
 Conn = psycopg.Connection[tuple[object, ...]]
 

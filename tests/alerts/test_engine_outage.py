@@ -23,10 +23,10 @@ from ioc.storage.migrate import migrate
 from ioc.storage.registry import NewDevice, register_devices
 from ioc.telemetry.payloads import format_timestamp
 from ioc.telemetry.topics import telemetry_topic
-from tests.support.broker import Broker
-from tests.support.mqtt import Publisher
-from tests.support.postgres import TempCluster
-from tests.support.services import wait_for
+from testkit.broker import Broker
+from testkit.mqtt import Publisher
+from testkit.postgres import TempCluster
+from testkit.services import wait_for
 
 
 @contextmanager

@@ -17,13 +17,13 @@ import pytest
 
 from ioc.alerts import store
 from ioc.alerts.models import RuleSpec
-from ioc.services.alerts import targets_from_settings
 from ioc.config import Settings
 from ioc.errors import Unavailable
 from ioc.outbox.drainer import Drainer, backoff
 from ioc.outbox.store import OutboxItem, declare_routes, enqueue
 from ioc.outbox.targets import GrafanaTarget, WebhookTarget
-from tests.support.services import wait_for
+from ioc.services.alerts import targets_from_settings
+from testkit.services import wait_for
 
 Conn = psycopg.Connection[tuple[object, ...]]
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

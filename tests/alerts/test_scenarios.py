@@ -19,10 +19,10 @@ from ioc.alerts.defaults import default_rules
 from ioc.alerts.models import Rule
 from ioc.storage.registry import NewDevice
 from ioc.telemetry.decoder import DeviceRecord, decode_status, decode_telemetry
+from testkit.broker import Broker
+from testkit.mqtt import Publisher
+from testkit.services import wait_for
 from tests.alerts.conftest import running_engine
-from tests.support.broker import Broker
-from tests.support.mqtt import Publisher
-from tests.support.services import wait_for
 
 Conn = psycopg.Connection[tuple[object, ...]]
 

@@ -17,7 +17,7 @@ from ioc.broker_admin.dynsec import DynsecClient
 from ioc.config import Settings, parse_mqtt_url
 from ioc.security.keys import create_key
 from ioc.security.roles import Role
-from tests.support.broker import ROOT, Broker
+from testkit.broker import ROOT, Broker
 
 DYNSEC_AUTH = ROOT / "deploy" / "mosquitto" / "dynsec.auth.in"
 ADMIN_PASSWORD = "dynsec-admin-test-pw"

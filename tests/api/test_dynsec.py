@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from ioc.broker_admin.accounts import DynsecAccounts, new_password
 from ioc.errors import Conflict
 from ioc.security.roles import Role
-from tests.support.broker import Broker
+from testkit.broker import Broker
 
 Auth = Callable[[Role], dict[str, str]]
 
@@ -199,7 +199,7 @@ def test_device_to_database_through_the_secured_broker(
 
     import psycopg
 
-    from tests.support.services import running_ingest, wait_for
+    from testkit.services import running_ingest, wait_for
 
     ingest_pw = new_password()
     dynsec_accounts.ensure_service("ingest", ingest_pw, reset=True)

@@ -15,7 +15,7 @@ from ioc.api.app import create_app
 from ioc.config import Settings
 from ioc.security.roles import Role
 from ioc.storage.events import publish
-from tests.support.broker import free_port, wait_for_port
+from testkit.broker import free_port, wait_for_port
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from ioc.api.app import create_app
 from ioc.config import Settings
 from ioc.security.keys import create_key
 from ioc.security.roles import Role
-from tests.support.database import scratch_database
+from testkit.database import scratch_database
 
 APP = create_app(Settings(), accounts=None, run_migrations=False, schedule_reports=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP).exclude(path="/api/v1/events")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ioc.storage.series import auto_bucket, parse_bucket, plan
 from ioc.errors import InvalidInput
+from ioc.storage.series import auto_bucket, parse_bucket, plan
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 

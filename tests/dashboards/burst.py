@@ -23,8 +23,8 @@ from ioc.storage.rollups import refresh
 from ioc.telemetry.catalog import CATALOG, DOMAINS
 from ioc.telemetry.payloads import format_timestamp
 from ioc.telemetry.topics import status_topic, telemetry_topic
-from tests.support.mqtt import Publisher
-from tests.support.services import running_ingest, wait_for
+from testkit.mqtt import Publisher
+from testkit.services import running_ingest, wait_for
 
 HOURS = 3
 STEP = timedelta(minutes=4)

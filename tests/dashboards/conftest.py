@@ -8,8 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from testkit.broker import Broker
 from tests.dashboards import burst as burst_mod
-from tests.support.broker import Broker
 
 
 @pytest.fixture(scope="session")

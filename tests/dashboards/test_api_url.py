@@ -22,7 +22,7 @@ from dashboards.model import (
     DATASOURCE_TYPE,
 )
 from dashboards.publish import with_api_url
-from tests.dashboards.walk import links
+from testkit.dashboard_walk import links
 
 WALL_PC_URL = "https://ioc.example.org:8443"
 

@@ -18,8 +18,8 @@ from ioc.api.app import create_app
 from ioc.config import Settings
 from ioc.security.keys import ensure_key
 from ioc.security.roles import Role
+from testkit.dashboard_walk import links
 from tests.dashboards.burst import Burst
-from tests.dashboards.walk import links
 
 LINKS = [(where, url) for b in boards() for where, url in links(b.model)]
 PREFIX = API_PREFIX

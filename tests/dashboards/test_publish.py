@@ -20,8 +20,8 @@ from dashboards.publish import (
     redact,
 )
 from ioc.errors import Forbidden, Unauthorized
+from testkit.broker import free_port
 from tests.dashboards.fake_grafana import FakeGrafana
-from tests.support.broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {"admin-token": "Admin", "viewer-token": "Viewer", "editor-token": "Editor"}

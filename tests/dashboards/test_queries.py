@@ -16,9 +16,9 @@ import pytest
 
 from dashboards.generate import boards
 from dashboards.model import ALL as ALL_VALUE
+from testkit.dashboard_walk import Query, queries
+from testkit.grafana_sql import ALL, Context, expand
 from tests.dashboards import burst as burst_mod
-from tests.dashboards.grafana_sql import ALL, Context, expand
-from tests.dashboards.walk import Query, queries
 
 BOARDS = {b.model["uid"]: b.model for b in boards()}
 INTERVALS = {"raw": 5_000, "1m": 120_000, "1h": 3_600_000}

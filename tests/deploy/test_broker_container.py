@@ -24,7 +24,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from ioc.telemetry.topics import TELEMETRY_FILTER, shared, telemetry_topic
-from tests.support.broker import free_port, wait_for_port
+from testkit.broker import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "deploy/mosquitto/docker/entrypoint.sh"

@@ -18,9 +18,9 @@ import pytest
 from dashboards.generate import boards
 from dashboards.model import ALL as ALL_VALUE
 from ioc.storage.migrate import migrate
-from tests.dashboards.grafana_sql import ALL, Context, expand
-from tests.dashboards.walk import queries
-from tests.support.database import ADMIN_URL, scratch_database, with_database
+from testkit.dashboard_walk import queries
+from testkit.database import ADMIN_URL, scratch_database, with_database
+from testkit.grafana_sql import ALL, Context, expand
 
 ROOT = Path(__file__).resolve().parents[2]
 

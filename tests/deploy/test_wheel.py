@@ -33,10 +33,10 @@ import psycopg
 import pytest
 
 from ioc.storage.registry import NewDevice, register_devices
-from tests.support.broker import Broker, free_port
-from tests.support.database import scratch_database
-from tests.support.mqtt import Publisher
-from tests.support.services import wait_for
+from testkit.broker import Broker, free_port
+from testkit.database import scratch_database
+from testkit.mqtt import Publisher
+from testkit.services import wait_for
 
 pytestmark = pytest.mark.slow
 

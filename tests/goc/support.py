@@ -7,7 +7,7 @@ import threading
 import uvicorn
 
 from ioc.goc.receiver import Inbox, create_app
-from tests.support.broker import free_port, wait_for_port
+from testkit.broker import free_port, wait_for_port
 
 
 class Receiver:

@@ -12,7 +12,7 @@ from ioc.incidents.correlate import correlate
 from ioc.incidents.defaults import default_catalogue
 from ioc.incidents.models import Catalogue
 from ioc.incidents.state import AlertTransition, Board, Incident, prune
-from tests.incidents.factory import SILENT, partition, run, tr
+from testkit.incident_factory import SILENT, partition, run, tr
 
 FRIDGE = "Health: vaccine fridge warm"
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ioc.incidents.state import AlertTransition, Board
-from tests.incidents.factory import RULES, partition, run, tr
+from testkit.incident_factory import RULES, partition, run, tr
 
 settings.register_profile("ioc", max_examples=150, deadline=None)
 settings.load_profile("ioc")

@@ -7,7 +7,7 @@ import pytest
 from ioc.incidents import escalation, lifecycle
 from ioc.incidents.models import EscalationTier
 from ioc.incidents.state import Incident
-from tests.incidents.factory import run, tr
+from testkit.incident_factory import run, tr
 
 TIERS = (
     EscalationTier(severity="major", after_s=900),

@@ -8,7 +8,7 @@ import pytest
 from ioc.errors import Conflict
 from ioc.incidents import lifecycle
 from ioc.incidents.state import Incident
-from tests.incidents.factory import run, tr
+from testkit.incident_factory import run, tr
 
 
 def fresh() -> Incident:

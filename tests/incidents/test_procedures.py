@@ -8,7 +8,7 @@ import pytest
 from ioc.errors import Conflict, NotFound
 from ioc.incidents import lifecycle, procedures
 from ioc.incidents.state import Incident
-from tests.incidents.factory import SILENT, run, tr
+from testkit.incident_factory import SILENT, run, tr
 
 
 def outage(at: float = 1000.0) -> Incident:

@@ -11,7 +11,7 @@ from devices.simulator.fleet import Fleet
 from devices.simulator.scenarios import SCENARIOS
 from ioc.alerts.defaults import default_rules
 from ioc.incidents.state import AlertTransition
-from tests.incidents.factory import run
+from testkit.incident_factory import run
 
 START = 1_800_000_000.0
 PROCEDURE = {

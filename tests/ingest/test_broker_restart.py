@@ -27,9 +27,9 @@ from paho.mqtt.properties import Properties
 from ioc.config import parse_mqtt_url
 from ioc.telemetry.payloads import format_timestamp
 from ioc.telemetry.topics import telemetry_topic
+from testkit.broker import Broker
+from testkit.services import running_ingest, wait_for
 from tests.ingest.test_failures import READINGS_PER_MESSAGE, ingest_process, register, stored
-from tests.support.broker import Broker
-from tests.support.services import running_ingest, wait_for
 
 
 class ResendingDevices(threading.Thread):

@@ -24,10 +24,10 @@ import pytest
 from ioc.storage.registry import NewDevice, register_devices
 from ioc.telemetry.payloads import format_timestamp
 from ioc.telemetry.topics import telemetry_topic
-from tests.support.broker import Broker
-from tests.support.mqtt import Publisher
-from tests.support.postgres import TempCluster
-from tests.support.services import running_ingest, wait_for
+from testkit.broker import Broker
+from testkit.mqtt import Publisher
+from testkit.postgres import TempCluster
+from testkit.services import running_ingest, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 READINGS_PER_MESSAGE = 4

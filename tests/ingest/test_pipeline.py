@@ -17,9 +17,9 @@ from ingest.service import IngestService
 from ioc.storage.registry import NewDevice, decommission, register_devices
 from ioc.telemetry.payloads import format_timestamp
 from ioc.telemetry.topics import TELEMETRY_FILTER, status_topic, telemetry_topic
-from tests.support.broker import Broker
-from tests.support.mqtt import Publisher
-from tests.support.services import running_ingest, wait_for
+from testkit.broker import Broker
+from testkit.mqtt import Publisher
+from testkit.services import running_ingest, wait_for
 from tests.telemetry.test_decoder import payload_of
 
 Conn = psycopg.Connection[tuple[Any, ...]]

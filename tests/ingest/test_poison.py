@@ -16,9 +16,9 @@ from ingest import batch as batch_module
 from ingest.service import IngestService
 from ioc.storage.registry import NewDevice
 from ioc.telemetry.payloads import format_timestamp
-from tests.support.broker import Broker
-from tests.support.mqtt import Publisher
-from tests.support.services import running_ingest, wait_for
+from testkit.broker import Broker
+from testkit.mqtt import Publisher
+from testkit.services import running_ingest, wait_for
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 

@@ -11,6 +11,8 @@ from typing import Any
 import psycopg
 
 from ioc.alerts import store
+from ioc.alerts.defaults import default_rules
+from ioc.alerts.models import Rule
 from ioc.goc.report import build_report
 from ioc.kpis import figures
 from ioc.storage.readings import ReadingWriter
@@ -35,6 +37,14 @@ def devices_of(db: Conn, district: str, now: datetime) -> dict[str, Any]:
     return dict(group["devices"])
 
 
+def shipped_silent_rule(db: Conn, domain: str) -> Rule:
+    """The domain's shipped absence rule (other tests add absence rules of their own to
+    the session database, so pick the shipped one by name)."""
+    (name,) = [r.name for r in default_rules() if r.domain == domain and r.kind == "absence"]
+    (rule,) = [r for r in store.list_rules(db, domain=domain) if r.name == name]
+    return rule
+
+
 def test_a_device_that_stops_or_goes_silent_is_not_reporting(
     db: Conn, unique: Callable[[str], str]
 ) -> None:
@@ -56,7 +66,7 @@ def test_a_device_that_stops_or_goes_silent_is_not_reporting(
 
     # c went offline: the engine opens its silent alert although c's last reading is
     # fresh. A device whose silent alert is firing is not reporting.
-    (silent_rule,) = [r for r in store.list_rules(db, domain="traffic") if r.kind == "absence"]
+    silent_rule = shipped_silent_rule(db, "traffic")
     alert = store.open_alert(db, silent_rule, c, c, district, later - timedelta(seconds=5), None)
     assert alert is not None
     counts = devices_of(db, district, later)
@@ -75,7 +85,7 @@ def test_a_device_that_stops_or_goes_silent_is_not_reporting(
 
 def test_alert_figures_are_one_aggregate_per_group(db: Conn, unique: Callable[[str], str]) -> None:
     district = unique("fig-district")
-    (silent_rule,) = [r for r in store.list_rules(db, domain="health") if r.kind == "absence"]
+    silent_rule = shipped_silent_rule(db, "health")
     now = datetime.now(UTC)
     opened = [
         store.open_alert(db, silent_rule, unique(f"f{m}"), None, district, now - ago, None)

@@ -19,8 +19,8 @@ from ioc.background import Failures
 from ioc.mqtt.memory import MemoryConsumer
 from ioc.mqtt.types import Sink, Subscription
 from ioc.storage.registry import NewDevice
-from tests.support.services import test_settings as settings_for
-from tests.support.services import wait_for
+from testkit.services import test_settings as settings_for
+from testkit.services import wait_for
 
 
 def good(n: int) -> bytes:

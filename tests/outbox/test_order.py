@@ -16,7 +16,7 @@ import pytest
 from ioc.errors import Unavailable
 from ioc.outbox.drainer import Drainer
 from ioc.outbox.store import OutboxItem, declare_routes, enqueue, subject_of
-from tests.support.services import wait_for
+from testkit.services import wait_for
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 KIND = "order.event"

@@ -18,8 +18,8 @@ from ioc.config import parse_mqtt_url
 from ioc.storage.registry import NewDevice
 from ioc.telemetry.catalog import CATALOG
 from ioc.telemetry.decoder import decode_telemetry
-from tests.support.broker import Broker
-from tests.support.services import running_ingest, wait_for
+from testkit.broker import Broker
+from testkit.services import running_ingest, wait_for
 
 INTERVAL = 30
 

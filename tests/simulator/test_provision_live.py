@@ -22,8 +22,8 @@ from ioc.config import Settings, parse_mqtt_url
 from ioc.security.keys import create_key
 from ioc.security.roles import Role
 from ioc.telemetry.catalog import CATALOG
+from testkit.services import running_ingest, wait_for
 from tests.api.conftest import admin_url, dynsec_broker
-from tests.support.services import running_ingest, wait_for
 
 
 class Recording(PerDevice):

@@ -19,7 +19,7 @@ from ioc.storage.readings import ReadingWriter
 from ioc.storage.registry import NewDevice, register_devices
 from ioc.storage.rollups import refresh
 from ioc.types import Reading
-from tests.support.database import PLAIN_ADMIN_URL, scratch_database
+from testkit.database import PLAIN_ADMIN_URL, scratch_database
 
 
 def test_migrating_twice_changes_nothing(fresh_database_url: str) -> None:

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.support.broker import free_port, wait_for_port
+from testkit.broker import free_port, wait_for_port
 
 PG_BIN = Path(os.environ.get("IOC_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 

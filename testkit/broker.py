@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CONF_TEMPLATE = ROOT / "deploy" / "mosquitto" / "ioc.conf.in"
 MOSQUITTO_HOME = Path(os.environ.get("IOC_MOSQUITTO_HOME", "/opt/ioc-mosquitto/current"))
 MOSQUITTO = MOSQUITTO_HOME / "sbin" / "mosquitto"
