@@ -126,19 +126,3 @@ def rules_signature(conn: Connection) -> tuple[object, ...]:
     with translated():
         row = conn.execute("SELECT count(*), max(id), max(updated_at) FROM alert_rules").fetchone()
     return tuple(row or ())
-
-
-def insert_rules(conn: Connection, specs: Sequence[RuleSpec]) -> list[Rule]:
-    """Create several rules, skipping names that exist (the shipped defaults)."""
-    out: list[Rule] = []
-    placeholders = ", ".join(["%s"] * len(_WRITABLE))
-    with translated(), conn.transaction():
-        for spec in specs:
-            row = conn.execute(
-                f"INSERT INTO alert_rules ({', '.join(_WRITABLE)}) VALUES ({placeholders})"
-                f" ON CONFLICT (name) DO NOTHING RETURNING {_COLUMNS}",
-                _values(spec),
-            ).fetchone()
-            if row is not None:
-                out.append(_rule(row))
-    return out
