@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from ioc.api import pages, problems
+from ioc.api import pages, problems, signin
 from ioc.api.deps import Database
 from ioc.api.routes import alerts, audit, catalog, devices, events, goc, health, kpis, rules
 from ioc.broker_admin.accounts import BrokerAccounts, DynsecAccounts
@@ -94,5 +94,6 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     for module in (health, devices, catalog, kpis, alerts, rules, events, goc, audit):
         app.include_router(module.router)
+    app.include_router(signin.router)
     app.include_router(pages.router)
     return app

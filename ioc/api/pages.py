@@ -16,10 +16,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ioc.alerts import lifecycle
 from ioc.alerts import store as alerts
-from ioc.api.deps import COOKIE, Database, Db, Principal, require
+from ioc.api.deps import Database, Db, Principal, require
 from ioc.api.templating import templates
-from ioc.errors import Unauthorized
-from ioc.security.keys import authenticate
 from ioc.security.roles import Role
 from ioc.storage import registry, series
 from ioc.telemetry.catalog import CATALOG
@@ -31,41 +29,6 @@ PageViewer = Annotated[Principal, Depends(require(Role.VIEWER, cookie=True))]
 PageOperator = Annotated[Principal, Depends(require(Role.OPERATOR, cookie=True))]
 DeviceId = Annotated[str, Path(pattern=f"^{DEVICE_ID_PATTERN}$")]
 AlertId = Annotated[int, Path(ge=1, le=2**62)]
-
-
-def _safe_next(target: str) -> str:
-    return target if target.startswith("/ui/") and "//" not in target else "/ui/login"
-
-
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, next: str = "/ui/login") -> Response:
-    return templates.TemplateResponse(
-        request, "login.html", {"title": "Sign in", "next": _safe_next(next), "who": None}
-    )
-
-
-@router.post("/login")
-async def login(request: Request, db: Db) -> Response:
-    form = parse_qs((await request.body()).decode(errors="replace"))
-    key = (form.get("key") or [""])[0].strip()
-    if not key:
-        raise Unauthorized("no key given")
-    await run_in_threadpool(_check_key, db, key)
-    response = RedirectResponse(_safe_next((form.get("next") or [""])[0]), status_code=303)
-    response.set_cookie(COOKIE, key, httponly=True, samesite="strict", path="/ui")
-    return response
-
-
-def _check_key(db: Db, key: str) -> None:
-    with db.connect() as conn:
-        authenticate(conn, key)
-
-
-@router.get("/logout")
-def logout() -> Response:
-    response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/ui")
-    return response
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)
