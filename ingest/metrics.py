@@ -3,14 +3,14 @@ services can run in one test process without colliding)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-from ioc.background import WorkerMetrics
+from ioc.background import ServiceMetrics
 
 
-class IngestMetrics:
+class IngestMetrics(ServiceMetrics):
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         r = self.registry
         self.received = Counter(
             "ioc_ingest_messages_received", "MQTT messages received", ["channel"], registry=r
@@ -62,9 +62,3 @@ class IngestMetrics:
         self.connected = Gauge(
             "ioc_ingest_broker_connected", "1 while connected to the broker", registry=r
         )
-        #: worker threads alive, dependency outages and retry attempts
-        self.workers = WorkerMetrics(r)
-
-    def value(self, name: str, **labels: str) -> float:
-        """Current value of a sample (``name`` with its ``_total`` suffix for counters)."""
-        return self.registry.get_sample_value(name, labels) or 0.0

@@ -78,6 +78,21 @@ class WorkerMetrics:
         )
 
 
+class ServiceMetrics:
+    """A service's counters in a registry of its own (so that several services can run in
+    one test process without colliding), with its workers' metrics already in it.
+    Services subclass it and add their own counters to ``self.registry``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        #: worker threads alive, dependency outages and retry attempts
+        self.workers = WorkerMetrics(self.registry)
+
+    def value(self, name: str, **labels: str) -> float:
+        """Current value of a sample (``name`` with its ``_total`` suffix for counters)."""
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+
 class Outage:
     """The state of one dependency for one worker: logs only the changes."""
 

@@ -3,14 +3,14 @@ can run in one test process)."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-from ioc.background import WorkerMetrics
+from ioc.background import ServiceMetrics
 
 
-class EngineMetrics:
+class EngineMetrics(ServiceMetrics):
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+        super().__init__()
         r = self.registry
         self.received = Counter(
             "ioc_alerts_messages_received", "MQTT messages received", ["channel"], registry=r
@@ -42,8 +42,3 @@ class EngineMetrics:
         )
         self.ticks = Counter("ioc_alerts_ticks", "Evaluations of time alone", registry=r)
         self.connected = Gauge("ioc_alerts_broker_connected", "1 when connected", registry=r)
-        #: worker threads alive (engine, outbox, GOC schedule), outages and retries
-        self.workers = WorkerMetrics(r)
-
-    def value(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
