@@ -21,7 +21,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ioc.storage.db import Connection
-from ioc.types import SEVERITIES, severity_rank
+from ioc.types import ALERT_EVENT_KINDS, SEVERITIES, severity_rank
 
 SEVERITY_RANK = {s: severity_rank(s) for s in SEVERITIES}
 _RANK_SQL = "array_position(ARRAY[" + ",".join(f"'{s}'" for s in SEVERITIES) + "], {})"
@@ -81,7 +81,7 @@ def declare_routes(
     conn: Connection,
     targets: Iterable[str],
     min_severity: str = "info",
-    kinds: tuple[str, ...] = ("alert.opened", "alert.acknowledged", "alert.resolved"),
+    kinds: tuple[str, ...] = ALERT_EVENT_KINDS,
 ) -> None:
     """Make sure each target is routed (a service calls this for the targets it drains).
 
