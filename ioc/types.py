@@ -45,9 +45,18 @@ EventKind = Literal[
     "alert.resolved",
     "device.online",
     "device.offline",
+    "incident.opened",
+    "incident.updated",
+    "incident.acknowledged",
+    "incident.escalated",
+    "incident.resolved",
+    "incident.closed",
 ]
 EVENT_KINDS: tuple[EventKind, ...] = get_args(EventKind)
 ALERT_EVENT_KINDS: tuple[EventKind, ...] = tuple(k for k in EVENT_KINDS if k.startswith("alert."))
+INCIDENT_EVENT_KINDS: tuple[EventKind, ...] = tuple(
+    k for k in EVENT_KINDS if k.startswith("incident.")
+)
 
 #: A device id as the MQTT contract allows it (a regular expression, unanchored).
 DEVICE_ID_PATTERN = r"[A-Za-z0-9_-]{1,64}"

@@ -19,7 +19,7 @@ Use cases that also write an audit row are :mod:`ioc.alerts.lifecycle` and
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -35,6 +35,10 @@ from ioc.alerts.rules import (
     update_rule,
 )
 from ioc.errors import Conflict, InvalidPayload, NotFound
+from ioc.incidents import store as incident_store
+from ioc.incidents import sync as incident_sync
+from ioc.incidents.notices import Notice
+from ioc.incidents.state import AlertTransition
 from ioc.outbox.store import enqueue
 from ioc.storage import events
 from ioc.storage.db import Connection, translated
@@ -42,6 +46,7 @@ from ioc.types import SEVERITIES_DESC, EventKind
 
 __all__ = [
     "acknowledge",
+    "adopt_orphans",
     "alert_figures",
     "count_alerts",
     "create_rule",
@@ -55,11 +60,23 @@ __all__ = [
     "resolve",
     "resolve_open",
     "rules_signature",
+    "send",
     "silent_devices",
     "update_rule",
 ]
 
 ENGINE = "engine"
+#: What an alert's event and notification say of its incident.
+INCIDENT_FIELDS = (
+    "incident_id",
+    "title",
+    "state",
+    "severity",
+    "districts",
+    "domains",
+    "device_count",
+    "alert_count",
+)
 
 _EVENT: dict[AlertAction, EventKind] = {
     "opened": "alert.opened",
@@ -156,17 +173,78 @@ def list_open(conn: Connection) -> list[Alert]:
 
 
 def _announce(
-    conn: Connection, alert: Alert, action: AlertAction, by: str, at: datetime, note: str | None
+    conn: Connection,
+    alert: Alert,
+    action: AlertAction,
+    by: str,
+    at: datetime,
+    note: str | None,
+    rule_kind: str | None = None,
 ) -> None:
     conn.execute(
         "INSERT INTO alert_history (alert_id, at, action, by, value, note)"
         " VALUES (%s, %s, %s, %s, %s, %s)",
         (alert.id, at, action, by, alert.value, note),
     )
+    notices = incident_sync.place(conn, _transition(conn, alert, action, at, rule_kind))
     kind = _EVENT[action]
     payload = {**alert.model_dump(mode="json", exclude={"history"}), "by": by, "note": note}
+    if notices:  # which incident holds it, as it is now (the GOC hears it at once)
+        payload["incident"] = {k: notices[-1].payload[k] for k in INCIDENT_FIELDS}
     events.publish(conn, kind, payload)
     enqueue(conn, kind, f"alert-{alert.id}-{action}", payload, alert.severity)
+    send(conn, notices)
+
+
+def send(conn: Connection, notices: Iterable[Notice]) -> None:
+    """Announce incident changes: live event and outbox rows (ordered per incident)."""
+    for n in notices:
+        events.publish(conn, n.kind, n.payload)
+        enqueue(conn, n.kind, n.key, n.payload, n.severity, subject=n.subject)
+
+
+def _transition(
+    conn: Connection, alert: Alert, action: AlertAction, at: datetime, kind: str | None
+) -> AlertTransition:
+    """The incident core's view of an alert change."""
+    if kind is None:
+        row = conn.execute("SELECT kind FROM alert_rules WHERE id = %s", (alert.rule_id,))
+        found = row.fetchone()
+        kind = str(found[0]) if found else "deleted"
+    return AlertTransition(
+        alert_id=alert.id,
+        rule_id=alert.rule_id,
+        rule_name=alert.rule_name,
+        rule_kind=kind,
+        subject=alert.subject,
+        device_id=alert.device_id,
+        domain=alert.domain,
+        district=alert.district,
+        severity=alert.severity,
+        action=action,
+        at=at.timestamp(),
+        value=alert.value,
+    )
+
+
+def adopt_orphans(conn: Connection) -> int:
+    """Put open alerts that no incident holds (opened before incidents existed, say)
+    into theirs; returns how many. Each in its own transaction, idempotent."""
+    with translated():
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM alerts WHERE state <> 'resolved' ORDER BY id"
+        ).fetchall()
+        alerts = [_alert(r) for r in rows]
+        held = incident_store.held(conn, [a.id for a in alerts])
+        done = 0
+        for alert in alerts:
+            if alert.id in held:
+                continue
+            with conn.transaction():
+                t = _transition(conn, alert, "opened", alert.started_at, None)
+                send(conn, incident_sync.place(conn, t))
+                done += 1
+    return done
 
 
 def _change(
@@ -268,7 +346,7 @@ def open_alert(
         if row is None:
             return None
         alert = _alert(row)
-        _announce(conn, alert, "opened", by, at, None)
+        _announce(conn, alert, "opened", by, at, None, rule.kind)
         return alert
 
 

@@ -1,0 +1,125 @@
+"""The core wired to the database: an alert's transition placed in its incident, and the
+escalations due, each inside the caller's transaction.
+
+Nothing is kept in memory between calls: each transition locks what it touches (the
+incident that holds the alert, or the correlation key of a new alert), loads those
+incidents, runs the pure :func:`~ioc.incidents.correlate.correlate` on them and stores
+the result. So two engine replicas, an API process and an engine restart all see one
+board, the database's; and the alert change and its incident change commit together
+or not at all. (The alert engine's hot standby already lets only one replica commit an
+alert change; the key lock and the one-open-per-key index make the incident side safe on
+their own.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ioc.incidents import escalation, store
+from ioc.incidents.correlate import correlate
+from ioc.incidents.keys import assign
+from ioc.incidents.models import Catalogue, EscalationTier
+from ioc.incidents.notices import Notice, notices
+from ioc.incidents.state import AlertTransition, Board, Entry, Incident
+from ioc.storage.db import Connection
+
+
+class Catalogues:
+    """The stored catalogue, re-read only when its signature changes (a per-process
+    cache that is never stale for longer than one query)."""
+
+    def __init__(self) -> None:
+        self._signature: tuple[object, ...] | None = None
+        self._catalogue: Catalogue | None = None
+
+    def get(self, conn: Connection) -> Catalogue:
+        signature = store.catalogue_signature(conn)
+        if self._catalogue is None or signature != self._signature:
+            self._catalogue = store.load_catalogue(conn)
+            self._signature = signature
+        return self._catalogue
+
+
+CATALOGUES = Catalogues()
+
+
+def place(conn: Connection, t: AlertTransition, catalogue: Catalogue | None = None) -> list[Notice]:
+    """Put the alert's transition into its incident (opening, joining, reopening or
+    resolving one); returns what to announce. Runs in the caller's transaction."""
+    cat = catalogue or CATALOGUES.get(conn)
+    held = store.holder(conn, t.alert_id)
+    if held is not None:
+        loaded = [store.load(conn, held, lock=True)]
+        board = Board.of(loaded)
+    else:
+        _, key = assign(cat.policies, t)
+        store.lock_key(conn, key)
+        current = store.newest_of_key(conn, key)
+        loaded = [] if current is None else [store.load(conn, current, lock=True)]
+        board = Board.of(loaded, store.next_id(conn))
+    outcome = correlate(cat, board, [t])
+    before = {i.id: i for i in loaded}
+    entries: dict[int, list[Entry]] = {}
+    for change in outcome.changes:
+        entries.setdefault(change.incident_id, []).append(change.entry)
+    out: list[Notice] = []
+    for iid, written in entries.items():
+        after = outcome.board.incidents[iid]
+        out += _store(conn, before.get(iid), after, written)
+    return out
+
+
+def _store(
+    conn: Connection, before: Incident | None, after: Incident, entries: list[Entry]
+) -> list[Notice]:
+    return notices(after, entries, store.save(conn, before, after, entries))
+
+
+def apply(conn: Connection, before: Incident, after: Incident) -> list[Notice]:
+    """Store an operator's change (the core's lifecycle or procedure functions turned
+    ``before`` into ``after``, adding history entries); returns what to announce."""
+    new = list(after.history[len(before.history) :])
+    return _store(conn, before, after, new)
+
+
+def tiers(major_s: float, critical_s: float) -> tuple[EscalationTier, ...]:
+    """The escalation tiers the settings describe: a major tier (webhook) and a critical
+    one (webhook and the GOC)."""
+    return (
+        EscalationTier(severity="major", after_s=major_s),
+        EscalationTier(severity="critical", after_s=critical_s, goc=True),
+    )
+
+
+def escalate_due(conn: Connection, tiers: Sequence[EscalationTier], now: float) -> list[Notice]:
+    """Escalate every open, untaken incident that is due at ``now``; each tier of each
+    incident once, whoever else is trying (the escalation's unique key decides)."""
+    if not tiers:
+        return []
+    severities = sorted({s for t in tiers for s in ("major", "critical") if t.covers(s)})
+    soonest = min(t.after_s for t in tiers)
+    out: list[Notice] = []
+    for iid in store.escalation_candidates(conn, severities, now - soonest):
+        incident = store.load(conn, iid, lock=True)
+        after, found = escalation.escalate(incident, tiers, now)
+        if not found:
+            continue
+        done = {e.tier.name for e in found if store.record_escalation(conn, iid, e.tier.name, now)}
+        if not done:
+            continue
+        entries = [
+            e
+            for e, esc in zip(after.history[len(incident.history) :], found, strict=True)
+            if esc.tier.name in done
+        ]
+        ids = store.save(conn, incident, after, entries)
+        for entry, esc, rid in zip(
+            entries, [f for f in found if f.tier.name in done], ids, strict=True
+        ):
+            n = notices(after, [entry], [rid])[0]
+            key = f"incident-{iid}-escalated-{esc.tier.name}"
+            payload = {**n.payload, "tier": esc.tier.name, "goc": esc.tier.goc}
+            # the GOC hears only the tiers meant for it (its route takes critical only)
+            severity = after.severity if esc.tier.goc else "major"
+            out.append(n._replace(key=key, payload=payload, severity=severity))
+    return out
