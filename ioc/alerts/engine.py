@@ -22,6 +22,13 @@ open an alert, only one resolve it, and only the winner's change is announced.
 At start the engine runs the migrations, loads rules and devices, restores open alerts
 as firing states and re-evaluates recent latest values, so a restart neither duplicates
 nor forgets an alert and catches what crossed a level while it was down.
+
+Incidents: every alert change the engine commits places its alert in its incident in
+the same transaction (:mod:`ioc.incidents.sync`, through :mod:`ioc.alerts.store`); the
+board is the database's, so there is nothing to restore but the open alerts no incident
+holds yet (adopted at start). Each tick also escalates the incidents due
+(``IOC_INCIDENT_ESCALATE_MAJOR_S`` / ``_CRITICAL_S``), once per tier whatever the
+number of replicas or restarts: the database records each tier once.
 """
 
 from __future__ import annotations
@@ -41,9 +48,10 @@ from ioc.alerts.snapshot import Partition, load_devices, recent_latest, rules_si
 from ioc.background import Backoff, Fatal, Worker
 from ioc.config import Settings
 from ioc.errors import InvalidInput, Unavailable
+from ioc.incidents import sync as incident_sync
 from ioc.mqtt.paho import PahoConsumer
 from ioc.mqtt.types import Consumer, Delivery, Sink, Subscription
-from ioc.storage.db import Connection, connect
+from ioc.storage.db import Connection, connect, translated
 from ioc.storage.migrate import migrate
 from ioc.telemetry.decoder import DeviceRecord, decode_status, decode_telemetry
 from ioc.types import RejectReason
@@ -84,6 +92,9 @@ class AlertEngine:
         self._ticked = 0.0
         self._refreshed_unknown = 0.0
         self._backlog: list[Change] = []
+        self.tiers = incident_sync.tiers(
+            settings.incident_escalate_major_s, settings.incident_escalate_critical_s
+        )
         self._counts = {"telemetry": 0, "status": 0, "readings": 0}
         self.worker = Worker(
             "alerts-evaluator",
@@ -210,9 +221,15 @@ class AlertEngine:
         for device_id, samples in by_device.items():
             changes += self.book.readings(device_id, samples, now)
         self._write(changes)
+        adopted = store.adopt_orphans(conn)
         log.info(
             "state restored",
-            extra={"open_alerts": restored, "latest": len(latest), "changes": len(changes)},
+            extra={
+                "open_alerts": restored,
+                "latest": len(latest),
+                "changes": len(changes),
+                "alerts_adopted_by_incidents": adopted,
+            },
         )
 
     def _write(self, changes: list[Change]) -> None:
@@ -245,6 +262,22 @@ class AlertEngine:
                 conn, change.rule.id, change.subject, at, t.value, note=t.reason
             )
         self.metrics.transitions.labels(t.action, "written" if done else "already").inc()
+
+    def _escalate(self, now: float) -> None:
+        """Escalate the incidents due at ``now`` (every replica tries; each tier of each
+        incident is recorded once, by whichever commits first)."""
+        if time.monotonic() < self._db_retry_at:
+            return
+        try:
+            conn = self._db()
+            with translated(), conn.transaction():
+                notices = incident_sync.escalate_due(conn, self.tiers, now)
+                store.send(conn, notices)
+        except Unavailable as exc:
+            self._db_failed(exc)
+            return
+        if notices:
+            log.info("incidents escalated", extra={"escalations": len(notices)})
 
     # ------------------------------------------------------------------ evaluation
 
@@ -315,12 +348,15 @@ class AlertEngine:
         self.metrics.received.labels("telemetry").inc(self._counts["telemetry"])
         self.metrics.received.labels("status").inc(self._counts["status"])
         self.metrics.readings.inc(self._counts["readings"])
-        if time.monotonic() - self._ticked >= self.settings.alerts_tick_s or not batch:
+        ticked = time.monotonic() - self._ticked >= self.settings.alerts_tick_s or not batch
+        if ticked:
             self._ticked = time.monotonic()
             changes += self.book.tick(now)
             self.metrics.ticks.inc()
         self.metrics.eval_seconds.observe(time.perf_counter() - started)
         self._write(changes)
+        if ticked:
+            self._escalate(now)
         if batch:  # the round's oldest message: the latency its slowest one saw
             self.metrics.latency.observe(time.monotonic() - batch[0][3])
         self._scheduled_reload()

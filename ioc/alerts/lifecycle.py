@@ -18,6 +18,8 @@ from collections.abc import Callable
 from ioc.alerts import store
 from ioc.alerts.models import Alert
 from ioc.incidents import operations
+from ioc.incidents import store as incident_store
+from ioc.incidents.models import Catalogue
 from ioc.incidents.notices import Notice
 from ioc.incidents.state import Incident
 from ioc.security import audit
@@ -108,3 +110,20 @@ def tick_step(
         {"step": n, "note": note},
         lambda: operations.tick(conn, actor.label, incident_id, n, note),
     )
+
+
+def replace_incident_policies(conn: Connection, actor: Actor, catalogue: Catalogue) -> None:
+    """An admin replaces the correlation policies and procedures; incidents that exist
+    keep their key, title and steps (a deleted policy's incident keeps its own)."""
+    with translated(), conn.transaction():
+        incident_store.replace_catalogue(conn, catalogue)
+        audit.record(
+            conn,
+            actor,
+            "incident.policies",
+            "incident-policies",
+            {
+                "policies": [p.name for p in catalogue.policies],
+                "procedures": [p.name for p in catalogue.procedures],
+            },
+        )

@@ -13,6 +13,7 @@ new entries and returns their row ids (outbox keys are built from them).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -357,10 +358,11 @@ def _where(filters: dict[str, str | None]) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
-def list_ids(
+def list_incidents(
     conn: Connection, filters: dict[str, str | None], limit: int, offset: int
 ) -> tuple[list[Incident], int]:
-    """Incidents, newest first (without history), and how many match in all."""
+    """Incidents, newest first, with their steps and escalations but neither their alerts
+    (:func:`alert_ids_of`) nor their history; and how many match in all."""
     where, args = _where(filters)
     rows = conn.execute(
         f"SELECT {_COLUMNS} FROM incidents{where} ORDER BY opened_at DESC, id DESC"
@@ -368,7 +370,24 @@ def list_ids(
         [*args, limit, offset],
     ).fetchall()
     total = conn.execute(f"SELECT count(*) FROM incidents{where}", args).fetchone()
-    return [_summary(r) for r in rows], int(total[0]) if total else 0
+    found = [_summary(r) for r in rows]
+    ids = [i.id for i in found]
+    steps: dict[int, list[Step]] = {i: [] for i in ids}
+    for r in conn.execute(
+        "SELECT incident_id, n, text, role, target_min, done_at, done_by, note"
+        " FROM incident_steps WHERE incident_id = ANY(%s) ORDER BY incident_id, n",
+        (ids,),
+    ).fetchall():
+        steps[int(r[0])].append(Step(int(r[1]), r[2], r[3], r[4], epoch(r[5]), r[6], r[7]))
+    tiers: dict[int, list[str]] = {i: [] for i in ids}
+    for iid, tier in conn.execute(
+        "SELECT incident_id, tier FROM incident_escalations WHERE incident_id = ANY(%s)"
+        " ORDER BY incident_id, at, tier",
+        (ids,),
+    ).fetchall():
+        tiers[int(iid)].append(str(tier))
+    out = [replace(i, steps=tuple(steps[i.id]), escalated=tuple(tiers[i.id])) for i in found]
+    return out, int(total[0]) if total else 0
 
 
 def _summary(row: Sequence[Any]) -> Incident:

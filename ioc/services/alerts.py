@@ -31,11 +31,17 @@ from ioc.background import Failures
 from ioc.config import Settings
 from ioc.goc import schedule
 from ioc.goc.target import make_target
+from ioc.outbox import store as outbox_store
 from ioc.outbox.drainer import Drainer, Target
 from ioc.outbox.targets import TIMEOUT, GrafanaTarget, WebhookTarget
 from ioc.storage.db import connect
+from ioc.types import ALERT_EVENT_KINDS, EventKind
 
 log = logging.getLogger("ioc.alerts")
+
+#: The outbox target of incident escalations when ``IOC_INCIDENT_WEBHOOK_URL`` is set.
+INCIDENTS = "incidents"
+ESCALATION_KINDS: tuple[EventKind, ...] = ("incident.escalated",)
 
 
 def targets_from_settings(settings: Settings, client: httpx.Client | None = None) -> list[Target]:
@@ -44,6 +50,8 @@ def targets_from_settings(settings: Settings, client: httpx.Client | None = None
     out: list[Target] = []
     if settings.alerts_webhook_url:
         out.append(WebhookTarget(settings.alerts_webhook_url, http))
+    if settings.incident_webhook_url:
+        out.append(WebhookTarget(settings.incident_webhook_url, http, name=INCIDENTS))
     if settings.alerts_grafana_url:
         token = settings.alerts_grafana_token
         out.append(
@@ -55,6 +63,20 @@ def targets_from_settings(settings: Settings, client: httpx.Client | None = None
     if goc is not None:
         out.append(goc)
     return out
+
+
+def declare_escalation_route(settings: Settings) -> None:
+    """Route incident escalations to a webhook: the incidents webhook if one is set,
+    else the alerts webhook (whose new route then takes escalations beside alerts).
+    Routes that exist are left as configured; the drainer declares the rest after."""
+    if settings.incident_webhook_url:
+        target, kinds = INCIDENTS, ESCALATION_KINDS
+    elif settings.alerts_webhook_url:
+        target, kinds = "webhook", (*ALERT_EVENT_KINDS, *ESCALATION_KINDS)
+    else:
+        return
+    with connect(settings.database_url, autocommit=True) as conn:
+        outbox_store.declare_routes(conn, [target], "info", kinds)
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
@@ -81,6 +103,7 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
         on_fatal=failures,
     )
     engine.start()  # migrates first
+    declare_escalation_route(settings)
     drainer.declare_routes()
     drainer.start()
     reports.start()

@@ -18,8 +18,10 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from ioc.api.deps import RoleGuard
+from ioc.incidents.defaults import default_catalogue
 from ioc.security.roles import Role, permits
 from tests.api.helpers import make_rule, open_alert, rule_body
+from tests.incidents.support import opened_incident, resolved_incident
 
 PUBLIC = {
     ("GET", "/health"),
@@ -55,6 +57,10 @@ class World:
 
     def rule(self) -> int:
         return make_rule(self.url, f"rm-rule-{next(self.seq)}-{self.token}").id
+
+    def incident(self, resolved: bool = False) -> int:
+        n, make = next(self.seq), resolved_incident if resolved else opened_incident
+        return make(self.url, f"rm-{n}-{self.token}", f"rm-dev-{n}", f"rm-absent-{n}-{self.token}")
 
 
 Req = tuple[str, dict[str, Any] | None]  # path, json body
@@ -93,6 +99,32 @@ CASES: dict[tuple[str, str], Make] = {
     ("POST", "/api/v1/alerts/{alert_id}/resolve"): lambda w, c, a: (
         f"/api/v1/alerts/{w.alert(c, a)}/resolve",
         None,
+    ),
+    ("GET", "/api/v1/incidents"): lambda w, c, a: ("/api/v1/incidents?state=open", None),
+    ("GET", "/api/v1/incidents/{incident_id}"): lambda w, c, a: (
+        f"/api/v1/incidents/{w.incident()}",
+        None,
+    ),
+    ("POST", "/api/v1/incidents/{incident_id}/ack"): lambda w, c, a: (
+        f"/api/v1/incidents/{w.incident()}/ack",
+        {"note": "mine"},
+    ),
+    ("POST", "/api/v1/incidents/{incident_id}/resolve"): lambda w, c, a: (
+        f"/api/v1/incidents/{w.incident()}/resolve",
+        {"note": "supply restored"},
+    ),
+    ("POST", "/api/v1/incidents/{incident_id}/close"): lambda w, c, a: (
+        f"/api/v1/incidents/{w.incident(resolved=True)}/close",
+        {"note": "reviewed"},
+    ),
+    ("POST", "/api/v1/incidents/{incident_id}/steps/{n}"): lambda w, c, a: (
+        f"/api/v1/incidents/{w.incident()}/steps/1",
+        {"note": "checked"},
+    ),
+    ("GET", "/api/v1/incident-policies"): lambda w, c, a: ("/api/v1/incident-policies", None),
+    ("PUT", "/api/v1/incident-policies"): lambda w, c, a: (  # the shipped set, unchanged
+        "/api/v1/incident-policies",
+        default_catalogue().model_dump(mode="json"),
     ),
     ("GET", "/api/v1/rules"): lambda w, c, a: ("/api/v1/rules", None),
     ("POST", "/api/v1/rules"): lambda w, c, a: (

@@ -5,8 +5,9 @@ module (data this migration owns, a copy of ``ioc/incidents/*.toml`` as they wer
 was written), never from the live models. Names that exist are skipped.
 
 Routes: the GOC hears critical incidents escalated and closed (a critical alert's own
-push already names its incident, so the GOC learns of a critical incident at once). (The escalation webhook's route is declared by the service that drains
-it, only when one is configured: a route without a drainer would only pile up rows.)
+push already names its incident, so the GOC learns of a critical incident at once).
+The escalation webhook's route is declared by the service that drains it, only when
+one is configured: a route without a drainer would only pile up rows.
 """
 
 import json
