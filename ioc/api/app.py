@@ -10,23 +10,13 @@ no SQL and runs no background work. The GOC report is pushed by the alerts servi
 from __future__ import annotations
 
 import logging
-import pathlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
-from fastapi.staticfiles import StaticFiles
-from pydantic import SecretStr
 
-from ioc.api import (
-    middleware,
-    pages,
-    problems,
-    security_page,
-    signin,
-)
+from ioc.api import pages, problems, signin
 from ioc.api.deps import Database
 from ioc.api.routes import (
     alerts,
@@ -43,16 +33,12 @@ from ioc.api.routes import (
 from ioc.broker_admin.accounts import BrokerAccounts, DynsecAccounts
 from ioc.broker_admin.dynsec import DynsecClient
 from ioc.config import Settings, parse_mqtt_url
-from ioc.security import users
 from ioc.security.keys import ensure_key
 from ioc.security.roles import Role
 from ioc.storage.db import make_pool
 from ioc.storage.migrate import migrate
 
 log = logging.getLogger("ioc.api")
-
-#: Scripts, styles and map data the pages use: vendored, pinned, served by the app.
-STATIC = pathlib.Path(__file__).resolve().parent / "static"
 
 _UNSET: Any = object()
 
@@ -64,10 +50,6 @@ devices and edits rules, `goc` (the national Government Operations Center) pulls
 report. Errors are `application/problem+json` (RFC 9457). Lists are paginated with
 `limit` and `offset`.
 """
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return None if value is None else value.get_secret_value()
 
 
 def broker_accounts(settings: Settings) -> BrokerAccounts | None:
@@ -100,8 +82,6 @@ def create_app(
         if s.bootstrap_admin_key is not None:
             with app.state.db.connect() as conn:
                 ensure_key(conn, s.bootstrap_admin_key.get_secret_value(), Role.ADMIN, "bootstrap")
-        with app.state.db.connect() as conn:
-            users.bootstrap(conn, s.bootstrap_admin_login, _secret(s.bootstrap_admin_password))
         try:
             yield
         finally:
@@ -112,13 +92,10 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url=None,  # served offline by console_docs, from the vendored copies
-        redoc_url=None,
     )
     app.state.settings = settings
     app.state.accounts = broker_accounts(settings) if accounts is _UNSET else accounts
     problems.install(app)
-    middleware.install(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -129,13 +106,5 @@ def create_app(
     for module in (health, devices, catalog, kpis, alerts, incidents, rules, events, goc, audit):
         app.include_router(module.router)
     app.include_router(signin.router)
-    app.include_router(security_page.router)
-    for router in pages.routers:
-        app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        return RedirectResponse("/ui/", status_code=307)
-
+    app.include_router(pages.router)
     return app
