@@ -15,8 +15,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic import SecretStr
 
-from ioc.api import pages, problems, signin
+from ioc.api import middleware, pages, problems, security_page, signin
 from ioc.api.deps import Database
 from ioc.api.routes import (
     alerts,
@@ -33,6 +34,7 @@ from ioc.api.routes import (
 from ioc.broker_admin.accounts import BrokerAccounts, DynsecAccounts
 from ioc.broker_admin.dynsec import DynsecClient
 from ioc.config import Settings, parse_mqtt_url
+from ioc.security import users
 from ioc.security.keys import ensure_key
 from ioc.security.roles import Role
 from ioc.storage.db import make_pool
@@ -50,6 +52,10 @@ devices and edits rules, `goc` (the national Government Operations Center) pulls
 report. Errors are `application/problem+json` (RFC 9457). Lists are paginated with
 `limit` and `offset`.
 """
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
 
 
 def broker_accounts(settings: Settings) -> BrokerAccounts | None:
@@ -82,6 +88,8 @@ def create_app(
         if s.bootstrap_admin_key is not None:
             with app.state.db.connect() as conn:
                 ensure_key(conn, s.bootstrap_admin_key.get_secret_value(), Role.ADMIN, "bootstrap")
+        with app.state.db.connect() as conn:
+            users.bootstrap(conn, s.bootstrap_admin_login, _secret(s.bootstrap_admin_password))
         try:
             yield
         finally:
@@ -96,6 +104,7 @@ def create_app(
     app.state.settings = settings
     app.state.accounts = broker_accounts(settings) if accounts is _UNSET else accounts
     problems.install(app)
+    middleware.install(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -106,5 +115,6 @@ def create_app(
     for module in (health, devices, catalog, kpis, alerts, incidents, rules, events, goc, audit):
         app.include_router(module.router)
     app.include_router(signin.router)
+    app.include_router(security_page.router)
     app.include_router(pages.router)
     return app

@@ -3,8 +3,10 @@
 Routes raise :mod:`ioc.errors` exceptions and never build error bodies. Starlette finds
 a handler by walking the exception's MRO, so a subclass (``StorageUnavailable``) is
 answered by its base's entry (``Unavailable``). A body that fails validation is a 422,
-a body that is not JSON at all a 400. Pages for people (``/ui/...``) get the same
-statuses as a small HTML page instead (:func:`ioc.api.templating.error_page`).
+a body that is not JSON at all a 400, a client that failed to sign in too often a
+429 with ``Retry-After``. Pages for people (``/ui/...``) get the same statuses as a
+small HTML page instead (:func:`ioc.api.templating.error_page`), and a page asked for
+without a live session sends the browser to sign in.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import logging
 from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
@@ -31,6 +34,8 @@ from ioc.errors import (
     Unauthorized,
     Unavailable,
 )
+from ioc.security.sessions import SignInRequired
+from ioc.security.throttle import TooManyAttempts
 
 log = logging.getLogger("ioc.api")
 
@@ -54,6 +59,7 @@ STATUS: Mapping[type[Exception], int] = {
     NotFound: 404,
     Conflict: 409,
     Unauthorized: 401,
+    TooManyAttempts: 429,
     Forbidden: 403,
     InvalidInput: 422,
     Unavailable: 503,
@@ -94,9 +100,21 @@ def _handler(status: int) -> Callable[[Request, Exception], Response]:
             log.warning(
                 "dependency unavailable", extra={"error": str(exc), "path": request.url.path}
             )
-        return problem_response(request, status, str(exc))
+        response = problem_response(request, status, str(exc))
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     return handle
+
+
+def _sign_in(request: Request, exc: Exception) -> Response:
+    """A page without a live session: a browser navigating is sent to sign in and
+    brought back; anything else (a form post, a script) gets the 401."""
+    if _wants_html(request) and request.method in ("GET", "HEAD"):
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/ui/login?{urlencode({'next': back})}", status_code=303)
+    return problem_response(request, 401, str(exc))
 
 
 def _validation(request: Request, exc: Exception) -> Response:
@@ -168,6 +186,7 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     for exc_class, status in STATUS.items():
         app.add_exception_handler(exc_class, _handler(status))
+    app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(IOCError, _handler(500))
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)

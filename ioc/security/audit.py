@@ -2,10 +2,10 @@
 
 The one owner of ``audit_log``. Written in the same transaction as the change it
 records (by the use cases: :mod:`ioc.alerts.lifecycle`, :mod:`ioc.alerts.authoring`,
-:mod:`ioc.fleet.enrolment`), so the log never claims a change that rolled back nor
-misses one that committed. ``detail`` must never carry a secret: callers pass what
-changed, not credentials. :class:`AuditEntry` is both what :func:`entries` returns and
-the body of ``GET /api/v1/audit``.
+:mod:`ioc.security.enrolment`, :mod:`ioc.security.users_cli`), so the log never
+claims a change that rolled back nor misses one that committed. ``detail`` must never
+carry a secret: callers pass what changed, not credentials. :class:`AuditEntry` is
+both what :func:`entries` returns and the body of ``GET /api/v1/audit``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from ioc.storage.db import Connection
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is acting: an API key's label and role, or a command-line user."""
+    """Who is acting: a person (``label`` = login, ``name`` = their name), an API key
+    (``key:<prefix>``, ``name`` = the key's name), or a command-line user."""
 
     label: str
     role: str | None = None
     remote: str | None = None
+    name: str | None = None
 
 
 class AuditEntry(BaseModel):
@@ -37,6 +39,7 @@ class AuditEntry(BaseModel):
     id: int
     time: datetime
     actor: str
+    actor_name: str | None = None
     role: str | None
     action: str
     target: str
@@ -48,9 +51,9 @@ def record(
     conn: Connection, actor: Actor, action: str, target: str, detail: dict[str, Any] | None = None
 ) -> None:
     conn.execute(
-        "INSERT INTO audit_log (actor, role, action, target, remote, detail)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (actor.label, actor.role, action, target, actor.remote, Jsonb(detail or {})),
+        "INSERT INTO audit_log (actor, actor_name, role, action, target, remote, detail)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (actor.label, actor.name, actor.role, action, target, actor.remote, Jsonb(detail or {})),
     )
 
 
@@ -58,7 +61,7 @@ def entries(
     conn: Connection, *, target: str | None = None, action: str | None = None, limit: int = 100
 ) -> list[AuditEntry]:
     rows = conn.execute(
-        "SELECT id, time, actor, role, action, target, remote, detail FROM audit_log"
+        "SELECT id, time, actor, role, action, target, remote, detail, actor_name FROM audit_log"
         " WHERE (%(t)s::text IS NULL OR target = %(t)s)"
         " AND (%(a)s::text IS NULL OR action = %(a)s)"
         " ORDER BY id DESC LIMIT %(n)s",
@@ -74,6 +77,7 @@ def entries(
             target=str(r[5]),
             remote=None if r[6] is None else str(r[6]),
             detail=dict(r[7]),
+            actor_name=None if r[8] is None else str(r[8]),
         )
         for r in rows
     ]

@@ -51,7 +51,8 @@ def prefix_of(key: str) -> str:
     return "bootstrap"
 
 
-def _row(r: tuple[object, ...]) -> ApiKey:
+def row_to_key(r: tuple[object, ...]) -> ApiKey:
+    """An ``api_keys`` row (:data:`COLUMNS` order) as an :class:`ApiKey`."""
     return ApiKey(
         id=int(r[0]),  # type: ignore[call-overload]
         prefix=str(r[1]),
@@ -62,7 +63,7 @@ def _row(r: tuple[object, ...]) -> ApiKey:
     )
 
 
-_COLUMNS = "id, prefix, role, name, created_at, revoked_at"
+COLUMNS = "id, prefix, role, name, created_at, revoked_at"
 
 
 def create_key(conn: Connection, role: Role, name: str = "") -> tuple[str, ApiKey]:
@@ -70,11 +71,11 @@ def create_key(conn: Connection, role: Role, name: str = "") -> tuple[str, ApiKe
     key, prefix = new_key()
     row = conn.execute(
         f"INSERT INTO api_keys (prefix, key_hash, role, name) VALUES (%s, %s, %s, %s)"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {COLUMNS}",
         (prefix, hash_key(key), role.value, name),
     ).fetchone()
     assert row is not None
-    return key, _row(row)
+    return key, row_to_key(row)
 
 
 def ensure_key(conn: Connection, key: str, role: Role, name: str) -> None:
@@ -89,25 +90,25 @@ def ensure_key(conn: Connection, key: str, role: Role, name: str) -> None:
 def authenticate(conn: Connection, key: str) -> ApiKey:
     """The live key with this value, or :class:`Unauthorized`."""
     row = conn.execute(
-        f"SELECT {_COLUMNS}, key_hash FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+        f"SELECT {COLUMNS}, key_hash FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
         (hash_key(key),),
     ).fetchone()
     if row is None or not hmac.compare_digest(str(row[6]), hash_key(key)):
         raise Unauthorized("the API key is not valid")
-    return _row(row)
+    return row_to_key(row)
 
 
 def revoke_key(conn: Connection, prefix: str) -> ApiKey:
     row = conn.execute(
         f"UPDATE api_keys SET revoked_at = now() WHERE prefix = %s AND revoked_at IS NULL"
-        f" RETURNING {_COLUMNS}",
+        f" RETURNING {COLUMNS}",
         (prefix,),
     ).fetchone()
     if row is None:
         raise NotFound(f"no live API key with prefix {prefix!r}")
-    return _row(row)
+    return row_to_key(row)
 
 
 def list_keys(conn: Connection) -> list[ApiKey]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM api_keys ORDER BY id").fetchall()
-    return [_row(r) for r in rows]
+    rows = conn.execute(f"SELECT {COLUMNS} FROM api_keys ORDER BY id").fetchall()
+    return [row_to_key(r) for r in rows]

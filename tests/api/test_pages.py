@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from ioc.api.app import create_app
 from ioc.config import Settings
 from ioc.security.roles import Role
+from ioc.security.sessions import csrf_token
 from tests.api.helpers import make_rule, open_alert
 
 
@@ -20,6 +21,8 @@ def browser(settings: Settings) -> TestClient:
 
 
 def login(c: TestClient, key: str, next_: str) -> None:
+    """Sign in with an API key in the form's ``key`` field; the cookie then holds a
+    session token, and state-changing posts carry its CSRF token (:func:`csrf`)."""
     r = c.post(
         "/ui/login",
         content=f"key={key}&next={next_}",
@@ -29,6 +32,8 @@ def login(c: TestClient, key: str, next_: str) -> None:
     assert r.status_code == 303 and r.headers["location"] == next_
     assert "httponly" in r.headers["set-cookie"].lower()
     assert "samesite=strict" in r.headers["set-cookie"].lower()
+    assert key not in r.headers["set-cookie"]
+    c.headers["X-CSRF-Token"] = csrf_token(c.cookies["ioc_session"])
 
 
 def test_alert_page_and_buttons(
@@ -41,9 +46,10 @@ def test_alert_page_and_buttons(
     alert = open_alert(database_url, rule, unique("pg-dev"))
     page = f"/ui/alerts/{alert.id}"
     with browser(api_settings) as c:
-        anonymous = c.get(page)
-        assert anonymous.status_code == 401 and "text/html" in anonymous.headers["content-type"]
-        assert "/ui/login" in anonymous.text
+        anonymous = c.get(page, follow_redirects=False)
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"] == f"/ui/login?next=%2Fui%2Falerts%2F{alert.id}"
+        assert c.post(f"{page}/ack", follow_redirects=False).status_code == 401
 
         login(c, keys[Role.VIEWER], page)
         shown = c.get(page)
