@@ -8,14 +8,16 @@ can fix are one line on stderr and exit code 2 (:mod:`ioc.console`).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ioc import logs
 from ioc.broker_admin.cli import app as broker_app
-from ioc.config import Settings, load_settings
+from ioc.config import InvalidSettings, Settings, load_settings
 from ioc.console import DEBUG_HELP, run_app, version_option
 from ioc.security.cli import app as keys_app
 
@@ -59,14 +61,55 @@ def migrate() -> None:
 def api(
     host: str = typer.Option("127.0.0.1", help="address to listen on"),
     port: int = typer.Option(8000, min=1, max=65535, help="port to listen on"),
+    certfile: str | None = typer.Option(
+        None, help="serve HTTPS with this certificate (default IOC_API_TLS_CERTFILE)"
+    ),
+    keyfile: str | None = typer.Option(None, help="its key (default IOC_API_TLS_KEYFILE)"),
 ) -> None:
-    """The operations center API (HTTP)."""
+    """The operations center API (HTTP, or HTTPS when given a certificate and key)."""
     import uvicorn
 
     from ioc.api.app import create_app
 
     s = settings()
-    uvicorn.run(create_app(s), host=host, port=port, log_config=None, proxy_headers=True)
+    cert, key = certfile or s.api_tls_certfile, keyfile or s.api_tls_keyfile
+    if (cert is None) != (key is None):
+        raise InvalidSettings(
+            "HTTPS needs both a certificate and its key"
+            " (--certfile/--keyfile or IOC_API_TLS_CERTFILE/IOC_API_TLS_KEYFILE)"
+        )
+    for what, path in (("certificate", cert), ("key", key)):
+        if path is not None and not os.access(path, os.R_OK):
+            raise InvalidSettings(f"the API's TLS {what} {path!r} is not a readable file")
+    uvicorn.run(
+        create_app(s),
+        host=host,
+        port=port,
+        log_config=None,
+        proxy_headers=True,
+        ssl_certfile=cert,
+        ssl_keyfile=key,
+    )
+
+
+@app.command()
+def certs(
+    directory: Path = typer.Argument(Path(".run/tls"), help="where the files go"),
+    host: list[str] = typer.Option(
+        [], "--host", help="a name or address of the server certificate (repeat)"
+    ),
+) -> None:
+    """A private CA and certificates for TLS (broker, API, mutual-TLS client); kept when
+    they exist. Clients trust DIRECTORY/ca.pem (IOC_MQTT_CA_FILE)."""
+    from ioc.broker_admin.certs import CertificateError, ensure
+
+    try:
+        files = ensure(directory, host)
+    except CertificateError as exc:
+        raise InvalidSettings(str(exc)) from None
+    typer.echo(f"CA (trust this): {files.ca}")
+    typer.echo(f"server: {files.server_cert} {files.server_key}")
+    typer.echo(f"client (mutual TLS): {files.client_cert} {files.client_key}")
 
 
 @app.command()

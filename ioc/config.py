@@ -7,7 +7,6 @@ environment anywhere else, so tests can hand in whatever they need.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from ipaddress import ip_network
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -35,6 +34,12 @@ class MqttEndpoint:
     port: int
     username: str | None
     password: str | None
+    #: ``mqtts://``: TLS, checked against ``ca_file`` (the system's CAs when None), and a
+    #: client certificate for mutual TLS when ``cert_file`` is set.
+    tls: bool = False
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
 
 
 def redact_url(url: str) -> str:
@@ -55,16 +60,30 @@ def _port(parts: SplitResult, default: int) -> int:
         ) from None
 
 
-def parse_mqtt_url(url: str) -> MqttEndpoint:
-    """``mqtt://[user:pass@]host:port`` → its parts (port 1883 when absent)."""
+def parse_mqtt_url(
+    url: str,
+    *,
+    ca_file: str | None = None,
+    cert_file: str | None = None,
+    key_file: str | None = None,
+) -> MqttEndpoint:
+    """``mqtt[s]://[user:pass@]host:port`` → its parts (port 1883, or 8883 for mqtts, when
+    absent). The TLS files are used only by an ``mqtts://`` URL."""
     parts = urlsplit(url)
-    if parts.scheme != "mqtt" or not parts.hostname:
-        raise ValueError(f"must look like mqtt://[user:pass@]host:port, got {redact_url(url)!r}")
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ValueError(
+            f"must look like mqtt://[user:pass@]host:port (or mqtts://), got {redact_url(url)!r}"
+        )
+    tls = parts.scheme == "mqtts"
     return MqttEndpoint(
         host=parts.hostname,
-        port=_port(parts, 1883),
+        port=_port(parts, 8883 if tls else 1883),
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password else None,
+        tls=tls,
+        ca_file=ca_file if tls else None,
+        cert_file=cert_file if tls else None,
+        key_file=key_file if tls else None,
     )
 
 
@@ -107,22 +126,17 @@ class Settings(BaseSettings):
         " broker, devices are registered without broker accounts",
     )
     center_id: str = Field(default="ioc-local", description="this center's id in GOC reports")
+
+    # TLS (docs/broker.md): the CA that signed the broker's certificate, for mqtts:// URLs
+    # (IOC_MQTT_URL and IOC_BROKER_ADMIN_URL), an optional client certificate for mutual
+    # TLS, and the API's own certificate (HTTPS when both are set).
+    mqtt_ca_file: str | None = Field(default=None, description="CA file for mqtts:// URLs")
+    mqtt_cert_file: str | None = Field(default=None, description="client certificate (mTLS)")
+    mqtt_key_file: str | None = Field(default=None, description="client certificate's key")
+    api_tls_certfile: str | None = Field(default=None, description="API: serve HTTPS")
+    api_tls_keyfile: str | None = Field(default=None, description="API: HTTPS key")
     goc_report_interval_s: int = Field(default=900, ge=60, le=86400)
     api_max_buckets: int = Field(default=10000, ge=10)
-
-    # People, sessions and web security (README "People, sign-in and web security").
-    bootstrap_admin_login: str | None = Field(
-        default=None, description="with IOC_BOOTSTRAP_ADMIN_PASSWORD: this admin person exists"
-    )
-    bootstrap_admin_password: SecretStr | None = None
-    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=30 * 86400, description="sign-in")
-    trusted_proxies: str = Field(
-        default="",
-        description="comma-separated addresses or networks whose X-Forwarded-For and"
-        " X-Forwarded-Proto are believed; empty = none",
-    )
-    auth_failure_burst: int = Field(default=10, ge=1, description="failures before a 429")
-    auth_failures_per_minute: float = Field(default=10.0, gt=0, description="refill rate")
 
     # Ingest.
     ingest_group: str = Field(default="ingest", description="shared-subscription group")
@@ -179,16 +193,6 @@ class Settings(BaseSettings):
         default=None, description="escalations go here (else to IOC_ALERTS_WEBHOOK_URL)"
     )
 
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _trusted_proxies(cls, value: str) -> str:
-        for item in filter(None, (p.strip() for p in value.split(","))):
-            try:
-                ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"not an address or network: {item!r}") from None
-        return value
-
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
@@ -227,7 +231,23 @@ class Settings(BaseSettings):
 
     @property
     def mqtt(self) -> MqttEndpoint:
-        return parse_mqtt_url(self.mqtt_url)
+        return self.mqtt_endpoint(self.mqtt_url)
+
+    @property
+    def broker_admin(self) -> MqttEndpoint | None:
+        """The dynamic-security admin's endpoint, with the TLS files; None: open broker."""
+        if self.broker_admin_url is None:
+            return None
+        return self.mqtt_endpoint(self.broker_admin_url.get_secret_value())
+
+    def mqtt_endpoint(self, url: str) -> MqttEndpoint:
+        """``url`` parsed, with this center's TLS files (used by ``mqtts://`` only)."""
+        return parse_mqtt_url(
+            url,
+            ca_file=self.mqtt_ca_file,
+            cert_file=self.mqtt_cert_file,
+            key_file=self.mqtt_key_file,
+        )
 
 
 def env_name(field: str) -> str:

@@ -3,7 +3,9 @@
 #   - PostgreSQL 15 with the TimescaleDB extension: its own cluster "15/ioc" on port
 #     ${IOC_PG_PORT:-5433}, so that the machine's own cluster on 5432 is left alone;
 #   - Mosquitto 2.1 with the project's configuration (persistence, queue and in-flight
-#     limits set for ack-after-commit), its own instance on ${IOC_MQTT_PORT:-1884};
+#     limits set for ack-after-commit), its own instance on ${IOC_MQTT_PORT:-1884}, and
+#     with TLS (mqtts://) on ${IOC_MQTT_TLS_PORT:-8884}, its certificate from a private CA
+#     made here once (.run/tls: ca.pem for clients, server.pem/key, client.pem/key);
 #   - the Python virtual environment .venv with the project installed.
 # It creates the database "ioc"; the tests create (and drop) their own databases in the
 # same cluster. Run it again at any time: each step is skipped when already done.
@@ -30,6 +32,8 @@ PG_VERSION=15
 PG_CLUSTER=ioc
 PG_PORT="${IOC_PG_PORT:-5433}"
 MQTT_PORT="${IOC_MQTT_PORT:-1884}"
+MQTT_TLS_PORT="${IOC_MQTT_TLS_PORT:-8884}"
+TLS_DIR="$STATE_DIR/tls"
 MOSQUITTO_SOURCE_VERSION="${IOC_MOSQUITTO_SOURCE_VERSION:-2.1.2-3}"  # Debian sid's source package
 MOSQUITTO_ROOT=/opt/ioc-mosquitto
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -130,9 +134,19 @@ CONF
   done
 }
 
+make_certs() {
+  # The private CA and certificates (ioc/broker_admin/certs.py, standard library and the
+  # openssl command only: it runs before .venv exists). Kept when they exist.
+  apt_install openssl
+  python3 "$ROOT/ioc/broker_admin/certs.py" "$TLS_DIR" >/dev/null
+}
+
 render_mosquitto_conf() {
-  # render_mosquitto_conf PORT STATE_DIR AUTH_BLOCK > file
+  # render_mosquitto_conf PORT STATE_DIR AUTH_BLOCK TLS_PORT > file
+  sed -e "s|@TLS_PORT@|$4|" -e "s|@TLS_BIND@|127.0.0.1|" -e "s|@TLS_DIR@|$TLS_DIR|g" \
+      "$ROOT/deploy/mosquitto/tls.listener.in" > "$2/tls.conf"
   sed -e "s|@PORT@|$1|" -e "s|@STATE_DIR@|$2|g" -e "s|@USER@|$(id -un)|" \
+      -e "/^@TLS_LISTENER@\$/{r $2/tls.conf" -e "d}" \
       -e "s|@AUTH@|$3|" -e "s|@PLUGIN_DIR@|$MOSQUITTO_ROOT/current/lib|g" \
       "$ROOT/deploy/mosquitto/ioc.conf.in"
 }
@@ -190,7 +204,8 @@ start_mosquitto() {
   install_mosquitto
   local dir="$STATE_DIR/mosquitto"
   mkdir -p "$dir"
-  render_mosquitto_conf "$MQTT_PORT" "$dir" "allow_anonymous true" > "$dir/mosquitto.conf.new"
+  make_certs
+  render_mosquitto_conf "$MQTT_PORT" "$dir" "allow_anonymous true" "$MQTT_TLS_PORT" > "$dir/mosquitto.conf.new"
   local binary="$MOSQUITTO_ROOT/current/sbin/mosquitto"
   readlink -f "$binary" > "$dir/binary.new"
   local running=0
@@ -214,7 +229,7 @@ start_mosquitto() {
     log "something already listens on 127.0.0.1:$MQTT_PORT; leaving it as it is"
   else
     "$binary" -d -c "$dir/mosquitto.conf"
-    log "Mosquitto started on 127.0.0.1:$MQTT_PORT (state in $dir)"
+    log "Mosquitto started on 127.0.0.1:$MQTT_PORT, TLS on 127.0.0.1:$MQTT_TLS_PORT (state in $dir)"
   fi
 }
 
@@ -242,6 +257,7 @@ main() {
 [infra] ready:
 [infra]   IOC_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/ioc
 [infra]   IOC_MQTT_URL=mqtt://127.0.0.1:$MQTT_PORT
+[infra]   or with TLS: IOC_MQTT_URL=mqtts://localhost:$MQTT_TLS_PORT IOC_MQTT_CA_FILE=$TLS_DIR/ca.pem
 MSG
 }
 

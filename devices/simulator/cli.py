@@ -28,7 +28,7 @@ from devices.simulator.provision import api_client, provision
 from devices.simulator.run import Progress, run
 from devices.simulator.scenarios import SCENARIOS
 from devices.simulator.sinks import PER_DEVICE_LIMIT, DryRun, PerDevice, Pooled, Sink
-from ioc.config import load_settings, parse_mqtt_url
+from ioc.config import MqttEndpoint, load_settings, parse_mqtt_url
 from ioc.console import DEBUG_HELP, run_app, version_option
 from ioc.errors import BrokerUnavailable, IOCError
 from ioc.telemetry.catalog import DOMAINS
@@ -180,8 +180,19 @@ def simulate(
     mqtt_url: Annotated[
         str | None,
         typer.Option(
-            callback=_mqtt_url, help="mqtt://[user:pass@]host:port (default IOC_MQTT_URL)"
+            callback=_mqtt_url,
+            help="mqtt[s]://[user:pass@]host:port (default IOC_MQTT_URL)",
         ),
+    ] = None,
+    ca_file: Annotated[
+        str | None, typer.Option(help="CA for an mqtts:// URL (default IOC_MQTT_CA_FILE)")
+    ] = None,
+    cert_file: Annotated[
+        str | None,
+        typer.Option(help="client certificate, mutual TLS (default IOC_MQTT_CERT_FILE)"),
+    ] = None,
+    key_file: Annotated[
+        str | None, typer.Option(help="its key (default IOC_MQTT_KEY_FILE)")
     ] = None,
     scenario: Annotated[
         list[str] | None,
@@ -269,7 +280,12 @@ def simulate(
             fleet,
             dry_run=dry_run,
             qos=qos,
-            mqtt_url=mqtt_url or settings.mqtt_url,
+            endpoint=parse_mqtt_url(
+                mqtt_url or settings.mqtt_url,
+                ca_file=ca_file or settings.mqtt_ca_file,
+                cert_file=cert_file or settings.mqtt_cert_file,
+                key_file=key_file or settings.mqtt_key_file,
+            ),
             connections=connections,
             per_device=per_device,
             provision_with=(api_url or settings.api_url, api_key) if provision_devices else None,
@@ -296,7 +312,7 @@ def _sink(
     *,
     dry_run: bool,
     qos: int,
-    mqtt_url: str,
+    endpoint: MqttEndpoint,
     connections: int,
     per_device: bool,
     provision_with: tuple[str, str | None] | None,
@@ -307,7 +323,6 @@ def _sink(
                 "registers devices through the API: not with --dry-run", param_hint="'--provision'"
             )
         return DryRun(sys.stdout, len(fleet), qos)
-    endpoint = parse_mqtt_url(mqtt_url)
     users: dict[str, tuple[str, str]] = {}
     if provision_with:
         url, key = provision_with

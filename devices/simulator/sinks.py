@@ -5,7 +5,10 @@ socket, a network thread and a keep-alive each), so there are two ways to publis
 
 * **pooled** (the default): a few connections (``--connections``, 4 by default) publish
   for many devices each; a device always uses the same connection, so its messages
-  stay in order. Each device still publishes its own retained ``status`` and carries
+  stay in order. Broker accounts are bound to one client id each, so with the account
+  ``U`` of the MQTT URL connection ``n`` logs in as ``U-n`` (client id ``U-n``, the
+  same password): ``ioc broker bootstrap --service simulator=U:4`` makes them.
+  Each device still publishes its own retained ``status`` and carries
   its own ``seq``. A connection can carry only one last will, so here a device's
   ``offline`` status is published explicitly (power cut, clean shutdown); if the whole
   simulator dies, the center's absence rules notice the silence instead.
@@ -15,6 +18,7 @@ socket, a network thread and a keep-alive each), so there are two ways to publis
   with reason code 0x04, "disconnect with will message", so the *broker* announces it,
   as it would for a real device that lost power; it reconnects when power comes back.
 
+An ``mqtts://`` URL connects with TLS (the CA and client certificate of the settings).
 paho's errors are translated to :class:`ioc.errors.BrokerUnavailable` here, at the edge.
 """
 
@@ -36,6 +40,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from devices.simulator.engine import Message
 from ioc.config import MqttEndpoint
 from ioc.errors import BrokerUnavailable
+from ioc.mqtt.paho import apply_tls
 from ioc.telemetry.payloads import Status
 from ioc.telemetry.topics import status_topic
 
@@ -127,6 +132,7 @@ def _client(
     username, password = user or (endpoint.username, endpoint.password)
     if username:
         client.username_pw_set(username, password)
+    apply_tls(client, endpoint)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
 
@@ -174,8 +180,12 @@ class Pooled:
         self.endpoint = endpoint
         self.qos = qos
         self.stats = Stats(devices=devices, acks=qos > 0)
+        user, password = endpoint.username, endpoint.password or ""
         self._clients = [
-            _client(f"{client_prefix}-{i}", endpoint, self.stats) for i in range(connections)
+            _client(f"{user}-{i}", endpoint, self.stats, (f"{user}-{i}", password))
+            if user
+            else _client(f"{client_prefix}-{i}", endpoint, self.stats)
+            for i in range(connections)
         ]
 
     def open(self) -> None:

@@ -6,7 +6,8 @@ failed (verified against Mosquitto 2.0.11: ``"Client already exists"``, ``"Clien
 found"``, ...). Deleting or disabling a client disconnects its live sessions at once.
 
 One short MQTT v5 connection per call: registrations are rare, and a fresh connection
-cannot be left half-broken between calls. paho's errors become ours here.
+cannot be left half-broken between calls, over TLS for an ``mqtts://`` endpoint. paho's
+errors become ours here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from ioc.config import MqttEndpoint
 from ioc.errors import BrokerUnavailable, Conflict, NotFound
+from ioc.mqtt.paho import apply_tls
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
@@ -73,20 +75,11 @@ class DynsecClient:
                 answer.extend(mine)
                 done.set()
 
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"ioc-dynsec-{token}",
-            protocol=mqtt.MQTTv5,
-        )
-        client.username_pw_set(self.endpoint.username, self.endpoint.password)
+        client = self._client(token)
         client.on_connect = on_connect
         client.on_subscribe = on_subscribe
         client.on_message = on_message
-        try:
-            client.connect(self.endpoint.host, self.endpoint.port, keepalive=30)
-        except OSError as exc:
-            raise BrokerUnavailable(f"broker admin connection failed: {exc}") from exc
-        client.loop_start()
+        self._connect(client)
         try:
             if not done.wait(self.timeout):
                 state = "no response" if connected.is_set() else "no connection"
@@ -98,6 +91,52 @@ class DynsecClient:
             client.loop_stop()
         answer.sort(key=lambda r: int(str(r["correlationData"]).split(":")[1]))
         return answer
+
+    def clear_retained(self, topic: str) -> None:
+        """Publish an empty retained message on ``topic`` (QoS 1, waits for the PUBACK):
+        the broker forgets what was retained there. The admin's role must allow it."""
+        done = threading.Event()
+        outcome: list[str] = []
+
+        def on_connect(c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+            if rc.is_failure:
+                outcome.append(f"connection refused: {rc}")
+                done.set()
+                return
+            c.publish(topic, b"", qos=1, retain=True)
+
+        def on_publish(_c: mqtt.Client, _u: Any, _mid: int, rc: Any, _p: Any) -> None:
+            if rc.is_failure:
+                outcome.append(f"clearing {topic}: {rc}")
+            done.set()
+
+        client = self._client(secrets.token_hex(8))
+        client.on_connect = on_connect
+        client.on_publish = on_publish
+        self._connect(client)
+        try:
+            if not done.wait(self.timeout):
+                raise BrokerUnavailable(f"clearing {topic}: no answer in {self.timeout}s")
+            if outcome:
+                raise BrokerUnavailable(outcome[0])
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+    def _client(self, token: str) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"ioc-dynsec-{token}", protocol=mqtt.MQTTv5
+        )
+        client.username_pw_set(self.endpoint.username, self.endpoint.password)
+        apply_tls(client, self.endpoint)
+        return client
+
+    def _connect(self, client: mqtt.Client) -> None:
+        try:
+            client.connect(self.endpoint.host, self.endpoint.port, keepalive=30)
+        except OSError as exc:  # ssl.SSLError (a certificate not trusted) is an OSError
+            raise BrokerUnavailable(f"broker admin connection failed: {exc}") from exc
+        client.loop_start()
 
 
 def check(responses: list[dict[str, Any]], *, ignore: Sequence[str] = ()) -> None:

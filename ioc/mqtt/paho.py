@@ -9,6 +9,7 @@ changes of state (lost, back) are logged, through :class:`ioc.background.Outage`
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -22,9 +23,26 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from ioc.background import Outage, WorkerMetrics
 from ioc.config import MqttEndpoint
+from ioc.errors import BrokerUnavailable
 from ioc.mqtt.types import ConnectionState, Delivery, Sink, Subscription
 
 log = logging.getLogger("ioc.mqtt")
+
+
+def apply_tls(client: mqtt.Client, endpoint: MqttEndpoint) -> None:
+    """For an ``mqtts://`` endpoint: TLS 1.2 or later, the broker's certificate checked
+    against the configured CA (the system's when none) and its host name, and the client
+    certificate for mutual TLS when one is configured. Nothing for ``mqtt://``."""
+    if not endpoint.tls:
+        return
+    try:
+        context = ssl.create_default_context(cafile=endpoint.ca_file)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if endpoint.cert_file:
+            context.load_cert_chain(endpoint.cert_file, endpoint.key_file)
+    except (OSError, ssl.SSLError) as exc:  # a missing or unreadable CA, certificate or key
+        raise BrokerUnavailable(f"TLS files for {endpoint.host}:{endpoint.port}: {exc}") from exc
+    client.tls_set_context(context)
 
 
 class PahoConsumer:
@@ -59,6 +77,7 @@ class PahoConsumer:
         )
         if self.endpoint.username:
             client.username_pw_set(self.endpoint.username, self.endpoint.password)
+        apply_tls(client, self.endpoint)
         client.reconnect_delay_set(
             min_delay=int(sub.reconnect_min_s), max_delay=int(sub.reconnect_max_s)
         )

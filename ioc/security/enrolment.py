@@ -1,5 +1,6 @@
-"""Use cases of a device's enrolment: register it (with broker credentials, shown once)
-and decommission it (its credentials stop working at once).
+"""Use cases of a device's enrolment: register it (with broker credentials, shown once,
+bound to its id and its domain's two topics) and decommission it (its credentials stop
+working at once, and its retained status is cleared from the broker).
 
 Each writes the registry rows (:mod:`ioc.storage.registry`) and the audit entry in one
 transaction, and calls the broker inside it: if the broker refuses, nothing is
@@ -49,7 +50,7 @@ def register(
             {**asdict(device), "broker_account": password is not None},
         )
         if accounts is not None and password is not None:
-            accounts.create_device(device.device_id, password)
+            accounts.create_device(device.device_id, password, device.domain)
     return Enrolled(row, password)
 
 
@@ -60,6 +61,6 @@ def decommission(
     with translated(), conn.transaction():
         row = registry.retire(conn, device_id)
         audit.record(conn, actor, "device.decommission", f"device:{device_id}")
-        if accounts is not None:
-            accounts.remove_device(device_id)
+        if accounts is not None:  # also clears its retained status on the broker
+            accounts.remove_device(device_id, str(row["domain"]))
     return row

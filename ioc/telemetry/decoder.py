@@ -254,12 +254,18 @@ def decode_telemetry(
 
 
 def decode_status(
-    topic: str, payload: bytes, received_at: datetime, devices: DeviceLookup
+    topic: str,
+    payload: bytes,
+    received_at: datetime,
+    devices: DeviceLookup,
+    policy: DecodePolicy = DEFAULT_POLICY,
 ) -> StatusUpdate:
     """Decode a ``…/status`` message, or raise the :class:`InvalidInput` that says why not.
 
     An empty payload (a retained status being cleared) is not an error of the device's,
-    but it carries no state either: it is refused as ``invalid_payload``.
+    but it carries no state either: it is refused as ``invalid_payload``. A ``ts`` ahead
+    of the center's clock beyond the tolerance is ``future_timestamp``: a newer status
+    never overwrites it, so one from 2199 would pin the device's state for good.
     """
     parsed = parse_topic(topic)
     _check_device(parsed, devices)
@@ -269,4 +275,9 @@ def decode_status(
     except ValidationError as exc:
         raise _invalid(exc) from None
     ts = parse_timestamp(status.ts) if status.ts is not None else received_at
+    if ts > received_at + policy.max_future:
+        raise FutureTimestamp(
+            f"status ts {ts.isoformat()} is ahead of the center's clock by more than"
+            f" {policy.max_future}"
+        )
     return StatusUpdate(parsed.device_id, parsed.domain, status.state == "online", ts)

@@ -77,7 +77,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
 
 def _client(port: int, user: str | None, password: str | None) -> tuple[mqtt.Client, str]:
     """Connect; return the client and the CONNACK reason ("Success" or why not)."""
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    # every account is bound to its client id: connect as the account's own
+    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=user or "", protocol=mqtt.MQTTv5)
     if user:
         c.username_pw_set(user, password)
     result: list[str] = []
@@ -109,14 +110,14 @@ def _subscribe(c: mqtt.Client, topic: str) -> bool:
 
 
 def test_anonymous_and_wrong_passwords_are_refused(broker: int) -> None:
-    for user, password in ((None, None), ("ingest", "wrong"), ("nobody", "x")):
+    for user, password in ((None, None), ("ingest-1", "wrong"), ("nobody", "x")):
         c, reason = _client(broker, user, password)
         c.loop_stop()
         assert reason != "Success", f"{user!r} was let in"
 
 
 def test_ingest_may_share_subscribe_and_receives_what_the_simulator_publishes(broker: int) -> None:
-    ingest, reason = _client(broker, "ingest", PASSWORDS["ingest"])
+    ingest, reason = _client(broker, "ingest-1", PASSWORDS["ingest"])
     assert reason == "Success"
     got: list[bytes] = []
     arrived = threading.Event()
@@ -127,7 +128,7 @@ def test_ingest_may_share_subscribe_and_receives_what_the_simulator_publishes(br
 
     ingest.on_message = on_message
     assert _subscribe(ingest, shared("ingest", TELEMETRY_FILTER))
-    sim, reason = _client(broker, "simulator", PASSWORDS["simulator"])
+    sim, reason = _client(broker, "simulator-0", PASSWORDS["simulator"])
     assert reason == "Success"
     assert not _subscribe(sim, TELEMETRY_FILTER), "the simulator must not read telemetry"
     sim.publish(
@@ -153,6 +154,6 @@ def test_account_setup_is_idempotent(broker: int) -> None:
         timeout=60,
     )
     assert again.returncode == 0, again.stderr
-    c, reason = _client(broker, "ingest", "rotated")
+    c, reason = _client(broker, "ingest-1", "rotated")
     c.loop_stop()
     assert reason == "Success"

@@ -26,12 +26,12 @@ class Broker:
         self.created: dict[str, str] = {}
         self.removed: list[str] = []
 
-    def create_device(self, device_id: str, password: str) -> None:
+    def create_device(self, device_id: str, password: str, domain: str | None = None) -> None:
         if self.refuse:
             raise BrokerUnavailable("broker says no")
         self.created[device_id] = password
 
-    def remove_device(self, device_id: str) -> None:
+    def remove_device(self, device_id: str, domain: str | None = None) -> None:
         if self.refuse:
             raise BrokerUnavailable("broker says no")
         self.removed.append(device_id)

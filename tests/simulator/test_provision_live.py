@@ -58,7 +58,9 @@ def test_provisioned_fleet_publishes_as_itself_and_only_as_itself(
         endpoint = parse_mqtt_url(broker.url)
         sink = Recording(endpoint, {d.device_id: d.domain for d in fleet.devices}, users)
         ingest_url = f"mqtt://ingest:ingest-pw@127.0.0.1:{broker.port}"
-        with running_ingest(database_url, ingest_url, ingest_group="ingest"):
+        with running_ingest(
+            database_url, ingest_url, ingest_group="ingest", ingest_client_id="ingest"
+        ):
             run(sim, sink, steps, realtime=False)
             impostors = [m for m in sink.sent if m.fault is FaultKind.WRONG_TOPIC]
             assert impostors

@@ -8,10 +8,16 @@
 # MQTT_ADMIN_USER / MQTT_ADMIN_PASSWORD (`mosquitto_ctrl dynsec init`); after that the
 # file in the data volume is the truth, and accounts change at run time over MQTT.
 #
+# With MQTT_TLS_DIR (a directory holding ca.pem, server.pem and server.key, made by
+# `python -m ioc certs`), it also listens with TLS on MQTT_TLS_PORT: compose runs every
+# hop over that listener and keeps the plain one on the container's loopback.
+#
 # Environment (defaults are the container's paths; the tests point them elsewhere):
 #   MQTT_ADMIN_USER, MQTT_ADMIN_PASSWORD   required on first start
 #   MQTT_PORT (1883)  MQTT_BIND (0.0.0.0)  MQTT_DATA (/mosquitto/data)
-#   MQTT_CONF_DIR (/ioc, where ioc.conf.in and dynsec.auth.in are)  MQTT_RUN_AS (mosquitto)
+#   MQTT_TLS_DIR (unset: no TLS)  MQTT_TLS_PORT (8883)  MQTT_TLS_BIND (0.0.0.0)
+#   MQTT_CONF_DIR (/ioc, where ioc.conf.in, tls.listener.in and dynsec.auth.in are)
+#   MQTT_RUN_AS (mosquitto)
 set -eu
 
 PORT="${MQTT_PORT:-1883}"
@@ -44,8 +50,17 @@ fi
 
 sed -e "s|@DYNSEC_FILE@|$DYNSEC|g" -e "s|@PLUGIN_DIR@|$plugin_dir|g" \
     "$CONF_DIR/dynsec.auth.in" > "$DATA/auth.conf"
+: > "$DATA/tls.conf"
+if [ -n "${MQTT_TLS_DIR:-}" ]; then
+  for f in ca.pem server.pem server.key; do
+    [ -r "$MQTT_TLS_DIR/$f" ] || { echo "MQTT_TLS_DIR=$MQTT_TLS_DIR has no readable $f" >&2; exit 1; }
+  done
+  sed -e "s|@TLS_PORT@|${MQTT_TLS_PORT:-8883}|" -e "s|@TLS_BIND@|${MQTT_TLS_BIND:-0.0.0.0}|" \
+      -e "s|@TLS_DIR@|$MQTT_TLS_DIR|g" "$CONF_DIR/tls.listener.in" > "$DATA/tls.conf"
+fi
 sed -e "s|^listener @PORT@ .*|listener $PORT $BIND|" -e "s|@STATE_DIR@|$DATA|g" \
     -e "s|@USER@|$RUN_AS|" -e "s|@PLUGIN_DIR@|$plugin_dir|g" \
+    -e "/^@TLS_LISTENER@\$/{r $DATA/tls.conf" -e "d}" \
     -e "/^@AUTH@\$/{r $DATA/auth.conf" -e "d}" \
     "$CONF_DIR/ioc.conf.in" > "$CONF"
 echo "log_dest stdout" >> "$CONF"
