@@ -7,6 +7,7 @@ environment anywhere else, so tests can hand in whatever they need.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from ipaddress import ip_network
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
 
@@ -138,6 +139,20 @@ class Settings(BaseSettings):
     goc_report_interval_s: int = Field(default=900, ge=60, le=86400)
     api_max_buckets: int = Field(default=10000, ge=10)
 
+    # People, sessions and web security (README "People, sign-in and web security").
+    bootstrap_admin_login: str | None = Field(
+        default=None, description="with IOC_BOOTSTRAP_ADMIN_PASSWORD: this admin person exists"
+    )
+    bootstrap_admin_password: SecretStr | None = None
+    session_ttl_s: int = Field(default=8 * 3600, ge=60, le=30 * 86400, description="sign-in")
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks whose X-Forwarded-For and"
+        " X-Forwarded-Proto are believed; empty = none",
+    )
+    auth_failure_burst: int = Field(default=10, ge=1, description="failures before a 429")
+    auth_failures_per_minute: float = Field(default=10.0, gt=0, description="refill rate")
+
     # Ingest.
     ingest_group: str = Field(default="ingest", description="shared-subscription group")
     ingest_client_id: str | None = Field(
@@ -192,6 +207,16 @@ class Settings(BaseSettings):
     incident_webhook_url: str | None = Field(
         default=None, description="escalations go here (else to IOC_ALERTS_WEBHOOK_URL)"
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        for item in filter(None, (p.strip() for p in value.split(","))):
+            try:
+                ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an address or network: {item!r}") from None
+        return value
 
     @field_validator("database_url")
     @classmethod
