@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from ipaddress import ip_network
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -195,9 +196,24 @@ class Settings(BaseSettings):
         default=900, ge=0, description="latest values younger than this are re-evaluated at start"
     )
     alerts_metrics_port: int = Field(default=9102, ge=0, le=65535)
+    alerts_metrics_host: str = Field(
+        default="127.0.0.1", description="where /metrics listens; 0.0.0.0 only when told"
+    )
     alerts_webhook_url: str | None = None
     alerts_grafana_url: str | None = None
     alerts_grafana_token: SecretStr | None = None
+
+    # The control-room console (``/ui/``).
+    timezone: str = Field(
+        default="UTC", description="the center's time zone for people, e.g. Asia/Ho_Chi_Minh"
+    )
+    map_geojson: str | None = Field(
+        default=None, description="path of the district boundaries (GeoJSON); unset = demo city"
+    )
+    map_tiles_url: str | None = Field(
+        default=None, description="the city's own tile server, {z}/{x}/{y}; unset = no tiles"
+    )
+    grafana_url: str | None = Field(default=None, description="Grafana, linked from the console")
     incident_escalate_major_s: float = Field(
         default=900, gt=0, le=7 * 86400, description="open major incident not taken: escalate"
     )
@@ -216,6 +232,15 @@ class Settings(BaseSettings):
                 ip_network(item, strict=False)
             except ValueError:
                 raise ValueError(f"not an address or network: {item!r}") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"not an IANA time zone, e.g. Asia/Ho_Chi_Minh: {value!r}") from None
         return value
 
     @field_validator("database_url")

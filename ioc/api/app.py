@@ -10,11 +10,14 @@ no SQL and runs no background work. The GOC report is pushed by the alerts servi
 from __future__ import annotations
 
 import logging
+import pathlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import SecretStr
 
 from ioc.api import middleware, pages, problems, security_page, signin
@@ -41,6 +44,9 @@ from ioc.storage.db import make_pool
 from ioc.storage.migrate import migrate
 
 log = logging.getLogger("ioc.api")
+
+#: Scripts, styles and map data the pages use: vendored, pinned, served by the app.
+STATIC = pathlib.Path(__file__).resolve().parent / "static"
 
 _UNSET: Any = object()
 
@@ -100,6 +106,8 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served offline by console_docs, from the vendored copies
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.accounts = broker_accounts(settings) if accounts is _UNSET else accounts
@@ -116,5 +124,12 @@ def create_app(
         app.include_router(module.router)
     app.include_router(signin.router)
     app.include_router(security_page.router)
-    app.include_router(pages.router)
+    for router in pages.routers:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=307)
+
     return app

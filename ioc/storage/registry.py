@@ -227,3 +227,55 @@ def apply_status(conn: Connection, updates: Iterable[StatusUpdate]) -> list[Stat
                 (u.ts, u.device_id, u.online),
             )
     return changed
+
+
+def positions(
+    conn: Connection,
+) -> list[tuple[str, str, str, float | None, float | None, bool | None]]:
+    """(device, domain, district, lat, lon, online) of every active device: the console's
+    map, one light query for ten thousand devices."""
+    rows = conn.execute(
+        "SELECT device_id, domain, district, lat, lon, online FROM devices"
+        " WHERE decommissioned_at IS NULL ORDER BY device_id"
+    ).fetchall()
+    return [
+        (
+            str(r[0]),
+            str(r[1]),
+            str(r[2]),
+            None if r[3] is None else float(r[3]),
+            None if r[4] is None else float(r[4]),
+            None if r[5] is None else bool(r[5]),
+        )
+        for r in rows
+    ]
+
+
+def search_devices(
+    conn: Connection, text: str, f: DeviceFilter, *, limit: int, offset: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Like :func:`list_devices`, narrowed to ids or names containing ``text``."""
+    params: dict[str, Any] = {
+        "domain": f.domain,
+        "district": f.district,
+        "dec": f.decommissioned,
+        "like": "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+        "limit": limit,
+        "offset": offset,
+    }
+    where = f"{_FILTER} AND (d.device_id ILIKE %(like)s OR coalesce(d.name, '') ILIKE %(like)s)"
+    rows = conn.execute(
+        f"{_SELECT}{where} ORDER BY d.device_id LIMIT %(limit)s OFFSET %(offset)s", params
+    ).fetchall()
+    total = conn.execute(f"SELECT count(*) FROM devices d{where}", params).fetchone()
+    assert total is not None
+    return [_as_dict(r) for r in rows], int(total[0])
+
+
+def status_history(conn: Connection, device_id: str, limit: int = 50) -> list[tuple[Any, bool]]:
+    """(time, online) of the device's last status changes, newest first."""
+    rows = conn.execute(
+        "SELECT time, online FROM device_events WHERE device_id = %s ORDER BY time DESC LIMIT %s",
+        (device_id, limit),
+    ).fetchall()
+    return [(r[0], bool(r[1])) for r in rows]

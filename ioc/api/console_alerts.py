@@ -1,0 +1,161 @@
+"""Alert pages: the list (search, filters, paging), one alert (what its rule watches,
+value against level and clear level, a chart around it, the procedure, the history),
+and acknowledge one or several / resolve with a confirmation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from ioc.alerts import lifecycle
+from ioc.alerts import store as alerts
+from ioc.alerts.models import AlertFilters, Page
+from ioc.api.console_common import (
+    PAGE_SIZE,
+    PageOperator,
+    PageViewer,
+    Paging,
+    can_act,
+    filters_of,
+    form_of,
+    note_of,
+)
+from ioc.api.deps import Database, Db, Principal
+from ioc.api.templating import templates
+from ioc.errors import Conflict, NotFound
+from ioc.types import AlertState, Domain, Severity
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+AlertId = Annotated[int, Path(ge=1, le=2**62)]
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alert_list(
+    request: Request,
+    who: PageViewer,
+    db: Db,
+    state: AlertState | None = None,
+    domain: Domain | None = None,
+    severity: Severity | None = None,
+    district: Annotated[str | None, Query(max_length=100)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    filters = AlertFilters(state=state, domain=domain, severity=severity, district=district or None)
+    with db.connect() as conn:
+        items = alerts.list_alerts(conn, filters, Page(limit=PAGE_SIZE, offset=offset))
+        total = alerts.count_alerts(conn, filters)
+    query = filters_of(state=state, domain=domain, severity=severity, district=district)
+    return templates.TemplateResponse(
+        request,
+        "alerts.html",
+        {
+            "title": "Alerts",
+            "who": who.actor.label,
+            "alerts": items,
+            "query": query,
+            "paging": Paging(offset, total, "/ui/alerts", query),
+            "can_act": can_act(who),
+        },
+    )
+
+
+def _rule_of(db: Database, alert_id: int) -> tuple[Any, Any]:
+    with db.connect() as conn:
+        alert = alerts.get_alert(conn, alert_id)
+        try:
+            rule = alerts.get_rule(conn, alert.rule_id)
+        except NotFound:  # a deleted rule: the alert stays readable
+            rule = None
+    return alert, rule
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(request: Request, alert_id: AlertId, who: PageViewer, db: Db) -> Response:
+    alert, rule = _rule_of(db, alert_id)
+    params = rule.params.model_dump() if rule is not None else {}
+    return templates.TemplateResponse(
+        request,
+        "alert.html",
+        {
+            "title": f"Alert {alert_id}",
+            "alert": alert,
+            "rule": rule,
+            "params": params,
+            "who": who.actor.label,
+            "can_act": can_act(who),
+        },
+    )
+
+
+def acknowledge_many(db: Database, who: Principal, ids: list[int], note: str | None) -> list[int]:
+    """Acknowledge each; one already acknowledged or resolved by someone else is skipped."""
+    done = []
+    for alert_id in ids:
+        try:
+            with db.connect() as conn:
+                lifecycle.acknowledge(conn, who.actor, alert_id, note)
+            done.append(alert_id)
+        except (Conflict, NotFound):
+            continue
+    return done
+
+
+def _ids(values: list[str]) -> list[int]:
+    return [int(v) for v in values if v.isdigit() and 0 < int(v) <= 2**62][:1000]
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@router.post("/alerts/ack")
+async def alerts_ack(request: Request, who: PageOperator, db: Db) -> Response:
+    form = await form_of(request)
+    ids = _ids(form.get("ids", []))
+    done = await run_in_threadpool(acknowledge_many, db, who, ids, note_of(form))
+    message = f"acknowledged {len(done)} of {len(ids)}"
+    if _wants_json(request):
+        return JSONResponse({"acknowledged": done, "message": message})
+    return RedirectResponse("/ui/", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/ack")
+async def alert_ack(request: Request, alert_id: AlertId, who: PageOperator, db: Db) -> Response:
+    form = await form_of(request)
+
+    def run() -> None:
+        with db.connect() as conn:
+            lifecycle.acknowledge(conn, who.actor, alert_id, note_of(form))
+
+    await run_in_threadpool(run)
+    return RedirectResponse(f"/ui/alerts/{alert_id}", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/resolve")
+async def alert_resolve(request: Request, alert_id: AlertId, who: PageOperator, db: Db) -> Response:
+    """Resolving is destructive: without ``confirm=yes`` the answer is a confirm page."""
+    form = await form_of(request)
+    if (form.get("confirm") or [""])[0] != "yes":
+        return templates.TemplateResponse(
+            request,
+            "confirm.html",
+            {
+                "title": "Confirm",
+                "who": who.actor.label,
+                "question": f"Resolve alert {alert_id}?",
+                "action": f"/ui/alerts/{alert_id}/resolve",
+                "note": note_of(form) or "",
+                "back": f"/ui/alerts/{alert_id}",
+            },
+        )
+
+    def run() -> None:
+        with db.connect() as conn:
+            lifecycle.resolve(conn, who.actor, alert_id, note_of(form))
+
+    await run_in_threadpool(run)
+    return RedirectResponse(f"/ui/alerts/{alert_id}", status_code=303)
