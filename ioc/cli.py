@@ -20,6 +20,7 @@ from ioc.broker_admin.cli import app as broker_app
 from ioc.config import InvalidSettings, Settings, load_settings
 from ioc.console import DEBUG_HELP, run_app, version_option
 from ioc.security.cli import app as keys_app
+from ioc.security.users_cli import app as users_app
 
 app = typer.Typer(
     name="ioc",
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
 app.add_typer(broker_app, name="broker")
 
 
@@ -86,7 +88,7 @@ def api(
         host=host,
         port=port,
         log_config=None,
-        proxy_headers=True,
+        proxy_headers=False,  # X-Forwarded-*: only from IOC_TRUSTED_PROXIES (ioc.api.middleware)
         ssl_certfile=cert,
         ssl_keyfile=key,
     )

@@ -70,7 +70,9 @@ def check_login(login: str) -> str:
 
 def _check_scope(role: Role, district: str | None) -> None:
     if district is not None and role not in SCOPABLE:
-        raise InvalidInput(f"a {role.value} sees every district; only viewers and operators")
+        raise InvalidInput(
+            f"{role.value} accounts see every district: only viewers and operators have one"
+        )
     if district is not None and not 1 <= len(district) <= 100:
         raise InvalidInput("a district name is 1-100 characters")
 

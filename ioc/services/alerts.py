@@ -108,7 +108,11 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
     drainer.start()
     reports.start()
     if settings.alerts_metrics_port:
-        start_http_server(settings.alerts_metrics_port, registry=engine.metrics.registry)
+        start_http_server(
+            settings.alerts_metrics_port,
+            addr=settings.alerts_metrics_host,
+            registry=engine.metrics.registry,
+        )
     log.info(
         "alerts service running",
         extra={
