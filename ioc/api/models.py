@@ -146,6 +146,11 @@ class KpiGroup(BaseModel):
     devices: dict[str, Any]
     freshness_s: dict[str, Any]
     alerts: dict[str, Any]
+    incidents: dict[str, Any] = Field(
+        default_factory=dict,
+        description="open incidents by severity, incidents opened in the window, and their"
+        " mean time to acknowledge and to resolve (s)",
+    )
     indicators: dict[str, Any]
     metrics: dict[str, Any]
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ioc.incidents import store as incident_store
 from ioc.kpis import figures
-from ioc.storage.db import Connection
+from ioc.storage.db import Connection, translated
 from ioc.types import SEVERITIES_DESC
 
 REPORT_SCHEMA = "ioc.goc.report/v1"
 ALERT_SCHEMA = "ioc.goc.alert/v1"
+INCIDENT_SCHEMA = "ioc.goc.incident/v1"
 
 
 def period_end(now: datetime, interval_s: int) -> datetime:
@@ -36,6 +38,8 @@ def build_report(
     registered = sum(g["devices"]["registered"] for g in groups)
     reporting = sum(g["devices"]["reporting"] for g in groups)
     open_alerts = {s: sum(g["alerts"]["open"].get(s, 0) for g in groups) for s in SEVERITIES_DESC}
+    with translated():
+        incidents = incident_store.incident_figures(conn, now - figures.ALERT_WINDOW)
     return {
         "schema": REPORT_SCHEMA,
         "report_id": report_id(center_id, end),
@@ -48,6 +52,7 @@ def build_report(
             "reporting_pct": round(100 * reporting / registered, 1) if registered else None,
             "open_alerts": open_alerts,
         },
+        "incidents": incident_section(incidents),
         "indicators": [
             {
                 "domain": g["domain"],
@@ -79,11 +84,49 @@ def alert_message(center_id: str, kind: str, payload: dict[str, Any]) -> dict[st
         "resolved_at",
         "value",
     )
-    return {
+    message = {
         "schema": ALERT_SCHEMA,
         "center_id": center_id,
         "event": kind.removeprefix("alert."),
         "alert": {f: payload.get(f) for f in fields},
+    }
+    if payload.get("incident"):  # the incident it belongs to, as it was at that moment
+        held = payload["incident"]
+        message["incident"] = {"id": held.get("incident_id")} | {
+            k: v for k, v in held.items() if k != "incident_id"
+        }
+    return message
+
+
+def incident_section(groups: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Incidents by domain and district (an incident in two districts counts in each):
+    open by severity, opened in the window, mean time to acknowledge and to resolve."""
+    return [{"domain": dom, "district": dis, **g} for (dom, dis), g in sorted(groups.items())]
+
+
+def incident_message(center_id: str, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """A critical incident's change (``incident.escalated`` / ``incident.closed``)."""
+    fields = (
+        "title",
+        "state",
+        "severity",
+        "policy",
+        "districts",
+        "domains",
+        "device_count",
+        "alert_count",
+        "opened_at",
+        "acknowledged_at",
+        "resolved_at",
+        "closed_at",
+    )
+    return {
+        "schema": INCIDENT_SCHEMA,
+        "center_id": center_id,
+        "event": kind.removeprefix("incident."),
+        "incident": {"id": payload.get("incident_id"), **{f: payload.get(f) for f in fields}},
+        "note": payload.get("note"),
+        "tier": payload.get("tier"),
     }
 
 

@@ -1,4 +1,5 @@
-"""The outbox target "goc": pushes reports and critical alerts to ``IOC_GOC_URL``.
+"""The outbox target "goc": pushes reports, critical alerts and critical incidents
+(escalated, closed) to ``IOC_GOC_URL``.
 
 ``deliver(item)`` returns when the GOC accepted the item and raises otherwise; the
 outbox drainer retries with backoff, so an outage delays delivery but loses nothing.
@@ -21,7 +22,7 @@ import httpx
 from ioc.config import Settings
 from ioc.errors import Unavailable
 from ioc.goc import signer
-from ioc.goc.report import alert_message
+from ioc.goc.report import alert_message, incident_message
 
 log = logging.getLogger("ioc.goc")
 
@@ -45,6 +46,8 @@ class Item(Protocol):
 def body_of(item: Item, center_id: str) -> dict[str, Any]:
     if item.kind == REPORT_KIND:
         return item.payload
+    if item.kind.startswith("incident."):
+        return incident_message(center_id, item.kind, item.payload)
     return alert_message(center_id, item.kind, item.payload)
 
 

@@ -5,7 +5,9 @@ quickly are alerts handled, and what do the domain's own readings say.
 Current indicators read the ``latest`` table (one row per device and metric), so they
 cost the same whatever the history; the cold-chain figure reads 24 h of ``readings_1m``;
 the alert figures are one aggregate of the alert store
-(:func:`ioc.alerts.store.alert_figures`). What "reporting" means is
+(:func:`ioc.alerts.store.alert_figures`), the incident figures (open by severity, mean
+time to acknowledge and to resolve) one of the incident store
+(:func:`ioc.incidents.store.incident_figures`). What "reporting" means is
 :data:`ioc.kpis.store.REPORTING`.
 """
 
@@ -15,9 +17,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ioc.alerts import store as alerts
+from ioc.incidents import store as incidents
 from ioc.kpis import store
 from ioc.kpis.store import Scope
-from ioc.storage.db import Connection
+from ioc.storage.db import Connection, translated
 from ioc.telemetry.catalog import CATALOG
 from ioc.types import DOMAINS
 
@@ -125,9 +128,12 @@ def compute(
         conn, scope, "health", "fridge_temp_c", COLD_CHAIN, now - timedelta(days=1)
     )
     figures = alerts.alert_figures(conn, now, now - ALERT_WINDOW, domain, district)
+    with translated():
+        held = incidents.incident_figures(conn, now - ALERT_WINDOW, domain, district)
     for (dom, dis), group in groups.items():
         group["indicators"] = headline(dom, group["metrics"])
         if dom == "health":
             group["indicators"]["cold_chain_excursion_minutes_24h"] = excursions.get(dis, 0)
         group["alerts"] = figures.get((dom, dis), alerts.empty_figures())
+        group["incidents"] = held.get((dom, dis), incidents.empty_figures())
     return list(groups.values())
