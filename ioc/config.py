@@ -199,9 +199,6 @@ class Settings(BaseSettings):
     alerts_metrics_host: str = Field(
         default="127.0.0.1", description="where /metrics listens; 0.0.0.0 only when told"
     )
-    alerts_metrics_host: str = Field(
-        default="127.0.0.1", description="where /metrics listens; 0.0.0.0 only when told"
-    )
     alerts_webhook_url: str | None = None
     alerts_grafana_url: str | None = None
     alerts_grafana_token: SecretStr | None = None
