@@ -80,6 +80,24 @@ class ExpectedAlert:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ExpectedIncident:
+    """An incident a scenario must yield under the shipped correlation policies
+    (``ioc/incidents/policies.toml``): which policy groups its alerts, which procedure
+    it follows, and the (rule, subject) pairs of the alerts it holds, in the district."""
+
+    policy: str
+    procedure: str | None
+    alerts: tuple[tuple[str, str], ...]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "policy": self.policy,
+            "procedure": self.procedure,
+            "alerts": [list(a) for a in self.alerts],
+        }
+
+
 def _ramp(t: float, start: float, length: float) -> float:
     return min(max((t - start) / length, 0.0), 1.0)
 
@@ -128,6 +146,20 @@ class Scenario:
     def expected_alerts(self) -> tuple[ExpectedAlert, ...]:
         raise NotImplementedError
 
+    #: the correlation policy and procedure its incident has (see expected_incidents)
+    policy: ClassVar[str]
+    procedure: ClassVar[str | None]
+
+    def expected_incidents(self) -> tuple[ExpectedIncident, ...]:
+        """One problem, one card: every expected alert in a single incident."""
+        alerts: list[tuple[str, str]] = []
+        for e in self.expected_alerts():
+            if e.kind == "group":
+                alerts.append((e.rule, f"district:{self.district}"))
+            else:
+                alerts += [(e.rule, d) for d in e.devices]
+        return (ExpectedIncident(self.policy, self.procedure, tuple(alerts)),)
+
     def apply(self, now: datetime, values: Values, offline: np.ndarray) -> None:
         """Change this step's values (and which devices are offline) in place."""
         t = self.elapsed(now)
@@ -147,6 +179,8 @@ class Scenario:
 
 class TrafficJam(Scenario):
     name = "traffic_jam"
+    policy = "district-congestion"
+    procedure = "traffic_jam"
     summary = "a jam spreads from one junction through the district's roads, then clears"
     domain = "traffic"
     duration_s = 3600
@@ -208,6 +242,8 @@ class TrafficJam(Scenario):
 
 class FeederOverload(Scenario):
     name = "feeder_overload"
+    policy = "feeder-trouble"
+    procedure = "feeder_overload"
     summary = "a feeder is overloaded until its protection trips, then it is out for 30 min"
     domain = "energy"
     duration_s = 3300
@@ -259,6 +295,8 @@ class FeederOverload(Scenario):
 
 class HeavyRain(Scenario):
     name = "heavy_rain"
+    policy = "district-flooding"
+    procedure = "flooding"
     summary = "an hour of torrential rain; the canal overflows and a surge brings salt water"
     domain = "agriculture"
     duration_s = 7200
@@ -311,6 +349,8 @@ class HeavyRain(Scenario):
 
 class FridgeFailure(Scenario):
     name = "fridge_failure"
+    policy = "rule-in-district"
+    procedure = "fridge_failure"
     summary = "a vaccine fridge's compressor stops for an hour; it warms towards the room"
     domain = "health"
     duration_s = 7200
@@ -347,6 +387,8 @@ class FridgeFailure(Scenario):
 
 class PowerCut(Scenario):
     name = "power_cut"
+    policy = "district-silence"
+    procedure = "power_cut"
     summary = "the district loses power: every device drops off for 20 min, then catches up"
     domain = None
     duration_s = 1200

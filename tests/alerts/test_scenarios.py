@@ -102,7 +102,7 @@ def test_each_scenario_opens_exactly_its_expected_alerts_once(fleet: Fleet, name
             assert at <= e.window[1], f"{c.rule.name} fired late, at {at:.0f}s"
 
 
-@pytest.mark.parametrize("name", ["fridge_failure", "power_cut", "traffic_jam"])
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario_through_the_broker_and_database(
     name: str, broker: Broker, database_url: str, db: Conn, register: Any, unique: Any
 ) -> None:
@@ -159,3 +159,17 @@ def test_scenario_through_the_broker_and_database(
             expected.update((e.rule, d) for d in e.devices)
     assert sorted((str(r[0]), str(r[1])) for r in rows) == sorted(expected)
     assert {r[2] for r in rows} == {"resolved"}
+    # ... and exactly the incidents it names, each holding its alerts, resolved with them
+    held = db.execute(
+        """SELECT i.id, i.policy, i.procedure, i.state, a.rule_name, a.subject
+           FROM incident_alerts a JOIN incidents i ON i.id = a.incident_id
+           WHERE (a.device_id = ANY(%s) OR a.subject = ANY(%s)) AND a.rule_name = ANY(%s)""",
+        (ids, [f"district:{d}" for d in districts], [r.name for r in default_rules()]),
+    ).fetchall()
+    found: dict[int, tuple[str, str | None, set[tuple[str, str]]]] = {}
+    for iid, policy, procedure, state, rule_name, subject in held:
+        assert state == "resolved"
+        found.setdefault(int(iid), (str(policy), procedure, set()))[2].add((rule_name, subject))
+    assert sorted(found.values(), key=str) == sorted(
+        ((e.policy, e.procedure, set(e.alerts)) for e in scenario.expected_incidents()), key=str
+    )

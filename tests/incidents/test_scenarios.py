@@ -69,3 +69,15 @@ def test_power_cut_spans_every_domain_of_the_district() -> None:
     assert incident.domains == ("agriculture", "energy", "health", "traffic")
     assert incident.title == "devices silent in D1: possible power or network outage"
     assert incident.device_count == 12  # 6 per domain over two districts: 3 each in D1
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_each_scenario_names_the_incident_it_yields(name: str) -> None:
+    fleet = Fleet.build(6, seed=3, districts=("D1", "D2"))
+    scenario = SCENARIOS[name](fleet, "D1", datetime(2026, 11, 23, tzinfo=UTC))
+    (expected,) = scenario.expected_incidents()
+    board, _ = run(transitions(name))
+    (incident,) = board.incidents.values()
+    assert incident.policy == expected.policy
+    assert incident.procedure == expected.procedure
+    assert {(m.rule_name, m.subject) for m in incident.members} == set(expected.alerts)
