@@ -155,7 +155,8 @@ def _connect(client: mqtt.Client, endpoint: MqttEndpoint, timeout: float = 10.0)
     client.on_connect = on_connect
     try:
         client.connect(endpoint.host, endpoint.port, keepalive=30)
-    except OSError as exc:
+    except OSError as exc:  # a TLS handshake refused (ssl.SSLError) too
+        client._reset_sockets()
         raise BrokerUnavailable(f"{endpoint.host}:{endpoint.port}: {exc}") from exc
     client.loop_start()
     if not done.wait(timeout) or result[0].is_failure:

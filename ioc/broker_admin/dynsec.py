@@ -135,6 +135,7 @@ class DynsecClient:
         try:
             client.connect(self.endpoint.host, self.endpoint.port, keepalive=30)
         except OSError as exc:  # ssl.SSLError (a certificate not trusted) is an OSError
+            client._reset_sockets()
             raise BrokerUnavailable(f"broker admin connection failed: {exc}") from exc
         client.loop_start()
 
