@@ -176,12 +176,12 @@
   soundButton.addEventListener("click", function () {
     sound = !sound;
     soundButton.setAttribute("aria-pressed", sound ? "true" : "false");
-    soundButton.textContent = sound ? "🔊 Sound on" : "🔈 Sound off";
+    soundButton.textContent = sound ? "♪ Sound on" : "♪ Sound off";
   });
 
   // ---- the map ---------------------------------------------------------------------
   var mapNode = document.getElementById("map");
-  var map = L.map(mapNode, { preferCanvas: true, zoomSnap: 0.25, attributionControl: false });
+  var map = L.map(mapNode, { preferCanvas: true, zoomSnap: 0.25, minZoom: 3, maxZoom: 19, attributionControl: false });
   wall.map = map;
   var tiles = mapNode.getAttribute("data-tiles-url");
   if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
@@ -218,7 +218,7 @@
     }).addTo(map);
     layer.bringToBack();
     if (!wall.focused) map.fitBounds(layer.getBounds(), { padding: [10, 10] });
-  }).catch(function () { map.setView([0, 0], 2); });
+  }).catch(function (err) { console.error("districts:", err); map.setView([0, 0], 2); });
 
   function loadMap() {
     json("/ui/data/map").then(function (data) {
