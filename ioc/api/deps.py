@@ -8,12 +8,14 @@ walks every route and checks it has one (see ``tests/api/test_roles.py``). The g
    (``cookie=True``) the server-side session named by the ``ioc_session`` cookie;
    a client that failed too often is refused first (429, :mod:`ioc.security.throttle`);
 2. checks the role (403);
-3. checks the district scope of a person limited to one district: a resource the path
-   names (``alert_id``, ``device_id``, ``district``) in another district is a 404, as
-   if it did not exist, and a list's ``district`` filter is pinned to theirs.
+3. checks the district scope of a person (or key) limited to one district: a resource
+   the path names (``alert_id``, ``device_id``, ``incident_id``, ``district``) outside
+   it is a 404, as if it did not exist, and a list's ``district`` filter is pinned to
+   theirs (another district asked for is a 404).
 
-Routes that show other things by district (incidents) ask the principal:
-``who.sees_district(d)``, ``who.sees_any(districts)``, ``who.district_filter(asked)``.
+What the path does not name (ids in a form body, an event stream) the route checks
+itself, asking the principal: ``who.sees_district(d)``, ``who.sees_any(districts)``,
+``who.district_filter(asked)``.
 Every refusal is a security event (:mod:`ioc.security.monitor`).
 """
 
@@ -36,6 +38,7 @@ from ioc.alerts import store as alert_store
 from ioc.broker_admin.accounts import BrokerAccounts
 from ioc.config import Settings
 from ioc.errors import Forbidden, NotFound, Unauthorized
+from ioc.incidents import store as incident_store
 from ioc.security import monitor, sessions
 from ioc.security.audit import Actor
 from ioc.security.keys import ApiKey, authenticate
@@ -82,7 +85,7 @@ class Principal:
 
     @classmethod
     def of_key(cls, key: ApiKey, remote: str | None) -> Principal:
-        return cls(key.role, key.label, key.name, remote, key=key)
+        return cls(key.role, key.label, key.name, remote, key.district, key=key)
 
     @classmethod
     def of_user(cls, user: User, remote: str | None) -> Principal:
@@ -171,6 +174,7 @@ ScopeLookup = Callable[[Connection, str], Iterable[str | None]]
 SCOPE_LOOKUPS: dict[str, ScopeLookup] = {
     "alert_id": lambda conn, v: [alert_store.get_alert(conn, int(v)).district],
     "device_id": lambda conn, v: [registry.get_device(conn, v)["district"]],
+    "incident_id": lambda conn, v: incident_store.load(conn, int(v)).districts,
     "district": lambda conn, v: [v],
 }
 
@@ -227,6 +231,7 @@ class RoleGuard:
         return Principal.of_key(session.key, remote)
 
     def _in_scope(self, request: Request, db: Database, who: Principal) -> None:
+        outside = None
         with db.connect() as conn:
             for param, value in request.path_params.items():
                 lookup = SCOPE_LOOKUPS.get(param)
@@ -235,21 +240,16 @@ class RoleGuard:
                 try:
                     districts = list(lookup(conn, str(value)))
                 except (NotFound, ValueError):
-                    continue
+                    continue  # the route answers for a thing that does not exist
                 if not who.sees_any(districts):
-                    monitor.emit(
-                        conn,
-                        SecurityEvent.OUT_OF_SCOPE,
-                        client=who.remote,
-                        actor=who.label,
-                        path=request.url.path,
-                        detail={"district": who.district or ""},
-                    )
-                    raise NotFound(f"no such {param.removesuffix('_id')} {value!r}")
+                    outside = f"no such {param.removesuffix('_id')} {value!r}"
+                    break
         asked = request.query_params.get("district")
-        if asked is not None and asked != who.district:
+        if outside is None and asked is not None and asked != who.district:
+            outside = f"no district {asked!r}"
+        if outside is not None:
             self._refused(request, db, who, SecurityEvent.OUT_OF_SCOPE)
-            raise NotFound(f"no district {asked!r}")
+            raise NotFound(outside)
         _pin_district(request, who.district)
 
     def _refused(
@@ -262,7 +262,11 @@ class RoleGuard:
                 client=who.remote,
                 actor=who.label,
                 path=request.url.path,
-                detail={"needs": self.role.value, "has": who.role.value},
+                detail={
+                    "needs": self.role.value,
+                    "has": who.role.value,
+                    "district": who.district or "*",
+                },
             )
 
 

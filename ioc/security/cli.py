@@ -21,13 +21,17 @@ _CLI = audit.Actor("cli", None, "local")
 def create(
     role: Role = typer.Option(..., "--role", help="viewer, operator, admin or goc"),
     name: str = typer.Option("", "--name", help="who or what the key is for"),
+    district: str | None = typer.Option(
+        None, "--district", help="limit a viewer or operator key to this district"
+    ),
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
     s = load_settings()
     migrate(s.database_url)
     with translated(), connect(s.database_url) as conn:
-        key, record = create_key(conn, role, name)
-        audit.record(conn, _CLI, "key.create", record.label, {"role": role.value, "name": name})
+        key, record = create_key(conn, role, name, district=district)
+        detail = {"role": role.value, "name": name, "district": district}
+        audit.record(conn, _CLI, "key.create", record.label, detail)
     typer.echo(key)
     typer.echo(
         f"# role {role.value}, prefix {record.prefix}: store it now, it is not shown again",
@@ -43,7 +47,7 @@ def list_() -> None:
     with translated(), connect(s.database_url) as conn:
         for k in list_keys(conn):
             state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "live"
-            typer.echo(f"{k.prefix}\t{k.role.value}\t{state}\t{k.name}")
+            typer.echo(f"{k.prefix}\t{k.role.value}\t{k.district or '*'}\t{state}\t{k.name}")
 
 
 @app.command()

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from ioc.errors import NotFound, Unauthorized
+from ioc.errors import InvalidInput, NotFound, Unauthorized
 from ioc.security.roles import Role
 from ioc.storage.db import Connection
 
@@ -27,6 +27,8 @@ class ApiKey:
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    #: Limits a viewer or operator key to one district, as for a person; None: all.
+    district: str | None = None
 
     @property
     def label(self) -> str:
@@ -60,19 +62,27 @@ def row_to_key(r: tuple[object, ...]) -> ApiKey:
         name=str(r[3]),
         created_at=r[4],  # type: ignore[arg-type]
         revoked_at=r[5],  # type: ignore[arg-type]
+        district=None if r[6] is None else str(r[6]),
     )
 
 
-COLUMNS = "id, prefix, role, name, created_at, revoked_at"
+COLUMNS = "id, prefix, role, name, created_at, revoked_at, district"
 
 
-def create_key(conn: Connection, role: Role, name: str = "") -> tuple[str, ApiKey]:
-    """Store a new key; return the key itself (to show once) and its record."""
+def create_key(
+    conn: Connection, role: Role, name: str = "", *, district: str | None = None
+) -> tuple[str, ApiKey]:
+    """Store a new key; return the key itself (to show once) and its record. Only a
+    viewer or operator key may be limited to a ``district``."""
+    if district is not None and role not in (Role.VIEWER, Role.OPERATOR):
+        raise InvalidInput(
+            f"{role.value} keys see every district: only viewers and operators have one"
+        )
     key, prefix = new_key()
     row = conn.execute(
-        f"INSERT INTO api_keys (prefix, key_hash, role, name) VALUES (%s, %s, %s, %s)"
-        f" RETURNING {COLUMNS}",
-        (prefix, hash_key(key), role.value, name),
+        f"INSERT INTO api_keys (prefix, key_hash, role, name, district)"
+        f" VALUES (%s, %s, %s, %s, %s) RETURNING {COLUMNS}",
+        (prefix, hash_key(key), role.value, name, district),
     ).fetchone()
     assert row is not None
     return key, row_to_key(row)
@@ -93,7 +103,7 @@ def authenticate(conn: Connection, key: str) -> ApiKey:
         f"SELECT {COLUMNS}, key_hash FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
         (hash_key(key),),
     ).fetchone()
-    if row is None or not hmac.compare_digest(str(row[6]), hash_key(key)):
+    if row is None or not hmac.compare_digest(str(row[7]), hash_key(key)):
         raise Unauthorized("the API key is not valid")
     return row_to_key(row)
 

@@ -73,7 +73,7 @@ def open_session(
 
 
 _USER = "u.id, u.login, u.name, u.role, u.district, u.created_at, u.disabled_at"
-_KEY = "k.id, k.prefix, k.role, k.name, k.created_at, k.revoked_at"
+_KEY = "k.id, k.prefix, k.role, k.name, k.created_at, k.revoked_at, k.district"
 
 
 def resolve(conn: Connection, token: str) -> Session:
@@ -92,7 +92,7 @@ def resolve(conn: Connection, token: str) -> Session:
     if row is None:
         raise Unauthorized("the session has ended: sign in again")
     user = None if row[1] is None else row_to_user(row[1:8])
-    key = None if row[8] is None else row_to_key(row[8:14])
+    key = None if row[8] is None else row_to_key(row[8:15])
     return Session(expires_at=row[0], user=user, key=key)
 
 
