@@ -12,6 +12,7 @@ new entries and returns their row ids (outbox keys are built from them).
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -123,6 +124,17 @@ def newest_of_key(conn: Connection, key: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def token(conn: Connection, incident_id: int, *, lock: bool = False) -> int:
+    """The incident's change token (see :func:`save`); NotFound if there is none."""
+    row = conn.execute(
+        "SELECT token FROM incidents WHERE id = %s" + (" FOR UPDATE" if lock else ""),
+        (incident_id,),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"incident {incident_id} does not exist")
+    return int(row[0])
+
+
 def load(
     conn: Connection, incident_id: int, *, lock: bool = False, history: bool = False
 ) -> Incident:
@@ -205,11 +217,18 @@ def _incident(conn: Connection, row: Sequence[Any], history: bool) -> Incident:
 
 
 def save(
-    conn: Connection, before: Incident | None, after: Incident, entries: Sequence[Entry]
+    conn: Connection,
+    before: Incident | None,
+    after: Incident,
+    entries: Sequence[Entry],
+    change: int | None = None,
 ) -> list[int]:
     """Write ``after`` (new when ``before`` is None) and its new history ``entries``;
-    only the alerts and steps that changed are written. Returns the entries' row ids."""
+    only the alerts and steps that changed are written. Returns the entries' row ids.
+    ``change`` is the new change token (random when not given): every change of an
+    incident, whoever makes it, writes a new one."""
     values = {
+        "token": secrets.randbits(62) if change is None else change,
         "id": after.id,
         "key": after.key,
         "policy": after.policy,

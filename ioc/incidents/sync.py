@@ -13,7 +13,11 @@ their own.)
 
 from __future__ import annotations
 
+import secrets
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 
 from ioc.incidents import escalation, store
 from ioc.incidents.correlate import correlate
@@ -43,19 +47,52 @@ class Catalogues:
 CATALOGUES = Catalogues()
 
 
+class Loaded:
+    """Incidents this process loaded or saved, by change token: a storm's incident of a
+    thousand alerts is read from one row, not a thousand, per transition. A token the
+    database does not hold (another replica changed it, or our change rolled back) is a
+    miss, and the incident is read again."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._kept: OrderedDict[int, tuple[int, Incident]] = OrderedDict()
+        self._lock = threading.Lock()  # the API serves from several threads
+
+    def load(self, conn: Connection, incident_id: int) -> Incident:
+        """The incident, locked for the rest of the transaction."""
+        current = store.token(conn, incident_id, lock=True)
+        with self._lock:
+            kept = self._kept.get(incident_id)
+        if kept is not None and kept[0] == current:
+            return kept[1]
+        incident = store.load(conn, incident_id)
+        self.keep(current, incident)
+        return incident
+
+    def keep(self, change: int, incident: Incident) -> None:
+        with self._lock:
+            self._kept[incident.id] = (change, replace(incident, history=()))
+            self._kept.move_to_end(incident.id)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+
+LOADED = Loaded()
+
+
 def place(conn: Connection, t: AlertTransition, catalogue: Catalogue | None = None) -> list[Notice]:
     """Put the alert's transition into its incident (opening, joining, reopening or
     resolving one); returns what to announce. Runs in the caller's transaction."""
     cat = catalogue or CATALOGUES.get(conn)
     held = store.holder(conn, t.alert_id)
     if held is not None:
-        loaded = [store.load(conn, held, lock=True)]
+        loaded = [LOADED.load(conn, held)]
         board = Board.of(loaded)
     else:
         _, key = assign(cat.policies, t)
         store.lock_key(conn, key)
         current = store.newest_of_key(conn, key)
-        loaded = [] if current is None else [store.load(conn, current, lock=True)]
+        loaded = [] if current is None else [LOADED.load(conn, current)]
         board = Board.of(loaded, store.next_id(conn))
     outcome = correlate(cat, board, [t])
     before = {i.id: i for i in loaded}
@@ -72,7 +109,10 @@ def place(conn: Connection, t: AlertTransition, catalogue: Catalogue | None = No
 def _store(
     conn: Connection, before: Incident | None, after: Incident, entries: list[Entry]
 ) -> list[Notice]:
-    return notices(after, entries, store.save(conn, before, after, entries))
+    change = secrets.randbits(62)
+    ids = store.save(conn, before, after, entries, change)
+    LOADED.keep(change, after)
+    return notices(after, entries, ids)
 
 
 def apply(conn: Connection, before: Incident, after: Incident) -> list[Notice]:
@@ -112,7 +152,9 @@ def escalate_due(conn: Connection, tiers: Sequence[EscalationTier], now: float) 
             for e, esc in zip(after.history[len(incident.history) :], found, strict=True)
             if esc.tier.name in done
         ]
-        ids = store.save(conn, incident, after, entries)
+        change = secrets.randbits(62)
+        ids = store.save(conn, incident, after, entries, change)
+        LOADED.keep(change, after)
         for entry, esc, rid in zip(
             entries, [f for f in found if f.tier.name in done], ids, strict=True
         ):
