@@ -91,14 +91,24 @@ def alert_page(request: Request, alert_id: AlertId, who: PageViewer, db: Db) -> 
     )
 
 
-def acknowledge_many(db: Database, who: Principal, ids: list[int], note: str | None) -> list[int]:
-    """Acknowledge each; one already acknowledged or resolved by someone else is skipped."""
-    done = []
+def acknowledge_many(
+    db: Database, who: Principal, ids: list[int], incident_ids: list[int], note: str | None
+) -> int:
+    """Acknowledge each incident and alert; one already taken (or gone) is skipped.
+    How many were acknowledged."""
+    done = 0
+    for incident_id in incident_ids:
+        try:
+            with db.connect() as conn:
+                lifecycle.acknowledge_incident(conn, who.actor, incident_id, note)
+            done += 1
+        except (Conflict, NotFound):
+            continue
     for alert_id in ids:
         try:
             with db.connect() as conn:
                 lifecycle.acknowledge(conn, who.actor, alert_id, note)
-            done.append(alert_id)
+            done += 1
         except (Conflict, NotFound):
             continue
     return done
@@ -115,9 +125,9 @@ def _wants_json(request: Request) -> bool:
 @router.post("/alerts/ack")
 async def alerts_ack(request: Request, who: PageOperator, db: Db) -> Response:
     form = await form_of(request)
-    ids = _ids(form.get("ids", []))
-    done = await run_in_threadpool(acknowledge_many, db, who, ids, note_of(form))
-    message = f"acknowledged {len(done)} of {len(ids)}"
+    ids, incident_ids = _ids(form.get("ids", [])), _ids(form.get("incident_ids", []))
+    done = await run_in_threadpool(acknowledge_many, db, who, ids, incident_ids, note_of(form))
+    message = f"acknowledged {done} of {len(ids) + len(incident_ids)}"
     if _wants_json(request):
         return JSONResponse({"acknowledged": done, "message": message})
     return RedirectResponse("/ui/", status_code=303)

@@ -6,17 +6,30 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from ioc.alerts import lifecycle
 from ioc.api import console_incidents
-from ioc.api.console_common import PAGE_SIZE, PageViewer, Paging, can_act, filters_of
-from ioc.api.deps import Db
+from ioc.api.console_common import (
+    PAGE_SIZE,
+    PageOperator,
+    PageViewer,
+    Paging,
+    can_act,
+    filters_of,
+    form_of,
+    note_of,
+)
+from ioc.api.deps import Db, Principal
 from ioc.api.templating import templates
+from ioc.errors import InvalidInput, NotFound
 from ioc.types import IncidentState
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 IncidentId = Annotated[int, Path(ge=1, le=2**62)]
+StepNo = Annotated[int, Path(ge=1, le=1000)]
 
 
 @router.get("/incidents", response_class=HTMLResponse)
@@ -59,3 +72,62 @@ def incident_page(request: Request, incident_id: IncidentId, who: PageViewer, db
             "can_act": can_act(who),
         },
     )
+
+
+def _confirm(request: Request, who: Principal, question: str, action: str, back: str) -> Response:
+    return templates.TemplateResponse(
+        request,
+        "confirm.html",
+        {
+            "title": "Confirm",
+            "who": who.actor.label,
+            "question": question,
+            "action": action,
+            "note": "",
+            "back": back,
+        },
+    )
+
+
+@router.post("/incidents/{incident_id}/{action}")
+async def incident_act(
+    request: Request, incident_id: IncidentId, action: str, who: PageOperator, db: Db
+) -> Response:
+    """ack, resolve (confirmed) or close (confirmed, with the review's summary)."""
+    form = await form_of(request)
+    note = note_of(form)
+    back = f"/ui/incidents/{incident_id}"
+    if action not in ("ack", "resolve", "close"):
+        raise NotFound(f"no action {action!r} on incidents")
+    if action != "ack" and (form.get("confirm") or [""])[0] != "yes":
+        return _confirm(
+            request, who, f"{action.capitalize()} incident {incident_id}?", request.url.path, back
+        )
+    if action == "close" and not note:
+        raise InvalidInput("closing an incident needs the review's summary (the note)")
+
+    def run() -> None:
+        with db.connect() as conn:
+            if action == "ack":
+                lifecycle.acknowledge_incident(conn, who.actor, incident_id, note)
+            elif action == "resolve":
+                lifecycle.resolve_incident(conn, who.actor, incident_id, note)
+            else:
+                lifecycle.close_incident(conn, who.actor, incident_id, note or "")
+
+    await run_in_threadpool(run)
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/incidents/{incident_id}/steps/{n}")
+async def incident_step(
+    request: Request, incident_id: IncidentId, n: StepNo, who: PageOperator, db: Db
+) -> Response:
+    note = note_of(await form_of(request))
+
+    def run() -> None:
+        with db.connect() as conn:
+            lifecycle.tick_step(conn, who.actor, incident_id, n, note)
+
+    await run_in_threadpool(run)
+    return RedirectResponse(f"/ui/incidents/{incident_id}", status_code=303)

@@ -23,10 +23,10 @@ from ioc.alerts.models import RuleSpec
 from ioc.config import Settings
 from ioc.security.roles import Role
 from ioc.storage.registry import NewDevice, register_devices
-from tests.alerts.conftest import running_engine
 from testkit.broker import Broker
 from testkit.mqtt import Publisher
 from testkit.services import running_ingest
+from tests.alerts.conftest import running_engine
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 AXE = pathlib.Path(__file__).resolve().parents[2] / "testkit" / "vendor" / "axe-core" / "axe.min.js"

@@ -69,7 +69,7 @@
       el("span", {}, [
         el("span", { class: "state state-" + a.state, text: a.state === "firing" ? "● firing" : "✓ acknowledged" }),
         " ",
-        el("span", { "data-since": a.started_at, "data-prefix": "open " }),
+        el("span", { "data-since": a.started_at, "data-prefix": "for " }),
       ]),
       el("span", { class: "meta", text: [a.district, a.domain, a.device_id, valueText(a), a.acknowledged_by ? "ack by " + a.acknowledged_by : ""].filter(Boolean).join(" · ") }),
     ]);
@@ -84,7 +84,7 @@
     var li = el("li", { class: "inbox-item sev-border-" + inc.severity + (acked ? " is-ack" : "") + (isNew ? " fresh" : ""), "data-incident-id": String(inc.id), "data-state": inc.state }, [
       acked || !canAct ? el("span", { "aria-hidden": "true" }) : ackControl(inc.id, "incident"),
       el("span", {}, [sevBadge(inc.severity), " ", el("a", { class: "title", href: "/ui/incidents/" + inc.id, text: inc.title })]),
-      el("span", {}, [el("span", { class: "state state-" + inc.state, text: inc.state }), " ", el("span", { "data-since": inc.opened_at, "data-prefix": "open " })]),
+      el("span", {}, [el("span", { class: "state state-" + inc.state, text: inc.state }), " ", el("span", { "data-since": inc.opened_at, "data-prefix": "for " })]),
       el("span", { class: "meta", text: [(inc.districts || []).join(", "), (inc.domains || []).join(", "), inc.device_count + " devices"].join(" · ") }),
     ]);
     if (children.length) {
@@ -211,7 +211,7 @@
       onEachFeature: function (f, lyr) {
         var name = f.properties && f.properties.name;
         if (!name) return;
-        lyr.bindTooltip(name, { permanent: true, direction: "center", className: "district-label" });
+        lyr.bindTooltip(name, { permanent: true, direction: "center", className: "district-label", pane: "shadowPane" });
         lyr.bindPopup('<a href="/ui/districts/' + encodeURIComponent(name) + '">' + name + " — district page</a>");
         lyr.on("click", function () { selectDistrict(name); });
       },
