@@ -100,13 +100,16 @@ def certs(
     host: list[str] = typer.Option(
         [], "--host", help="a name or address of the server certificate (repeat)"
     ),
+    owner: int | None = typer.Option(
+        None, help="uid (and gid) to own the files, when run as root (compose)"
+    ),
 ) -> None:
     """A private CA and certificates for TLS (broker, API, mutual-TLS client); kept when
     they exist. Clients trust DIRECTORY/ca.pem (IOC_MQTT_CA_FILE)."""
     from ioc.broker_admin.certs import CertificateError, ensure
 
     try:
-        files = ensure(directory, host)
+        files = ensure(directory, host, owner)
     except CertificateError as exc:
         raise InvalidSettings(str(exc)) from None
     typer.echo(f"CA (trust this): {files.ca}")

@@ -94,8 +94,12 @@ def _make_leaf(out: Path, name: str, common_name: str, hosts: list[str], usage: 
     (out / f"{name}.hosts").write_text(",".join(hosts) + "\n")
 
 
-def ensure(out: Path, hosts: list[str] | tuple[str, ...] = ()) -> TlsFiles:
-    """Make what is missing in ``out``; return where the files are."""
+def ensure(
+    out: Path, hosts: list[str] | tuple[str, ...] = (), owner: int | None = None
+) -> TlsFiles:
+    """Make what is missing in ``out``; return where the files are. ``owner`` (a uid,
+    when run as root) is given the directory and its files: in compose the files are
+    made by root for services that run as an unprivileged user."""
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o700)
     names = list(dict.fromkeys([*DEFAULT_HOSTS, *hosts]))
@@ -116,6 +120,9 @@ def ensure(out: Path, hosts: list[str] | tuple[str, ...] = ()) -> TlsFiles:
         os.umask(old_umask)
     for pem in ("ca.pem", "server.pem", "client.pem"):
         os.chmod(out / pem, 0o644)  # certificates are public; keys stay 0600
+    if owner is not None:
+        for path in (out, *out.iterdir()):
+            os.chown(path, owner, owner)
     return TlsFiles(
         ca=out / "ca.pem",
         server_cert=out / "server.pem",
@@ -129,9 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("directory", type=Path)
     parser.add_argument("--host", action="append", default=[], help="a name in the server cert")
+    parser.add_argument("--owner", type=int, help="uid (and gid) to own the files")
     args = parser.parse_args(argv)
     try:
-        files = ensure(args.directory, args.host)
+        files = ensure(args.directory, args.host, args.owner)
     except CertificateError as exc:
         print(f"certs: {exc}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ from ioc.cli import app as ioc_cli
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
-ONE_SHOT = {"broker-setup"}
+ONE_SHOT = {"broker-setup", "certs"}
 
 
 def _env_example() -> dict[str, str]:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 #: Services that run once and exit: their exit status is their health.
-ONE_SHOT = {"broker-setup"}
+ONE_SHOT = {"broker-setup", "certs"}
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 #: name:MAJOR.MINOR.PATCH[-suffix]: an exact release, never latest or a major-only tag.
 EXACT = re.compile(r"^[a-z0-9][a-z0-9._/-]*:(\d+\.\d+\.\d+)([-.][A-Za-z0-9.-]+)?$")
