@@ -7,6 +7,9 @@ retained status, and ingest loses nothing while it tries all of this in a loop."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -328,3 +331,32 @@ def test_ingest_loses_nothing_while_a_device_attacks(
     assert stored() == 150
     assert tries["rounds"] >= 1
     assert tries["connected_as_other"] == 0 and tries["accepted_abuse"] == 0
+
+
+def test_bootstrap_makes_one_bound_account_per_replica_connection(
+    broker: Broker, accounts: DynsecAccounts, unique: Callable[[str], str]
+) -> None:
+    """``ioc broker bootstrap --service ingest=<name>:2`` prints two accounts, each of
+    which connects with its own name as client id and with nothing else."""
+    name = unique("ingest")
+    done = subprocess.run(
+        [sys.executable, "-m", "ioc", "broker", "bootstrap", "--service", f"ingest={name}:2"],
+        env={
+            **os.environ,
+            "IOC_BROKER_ADMIN_URL": f"mqtt://admin:{ADMIN_PASSWORD}@127.0.0.1:{broker.port}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    urls = dict(line.split("\t") for line in done.stdout.splitlines())
+    assert set(urls) == {f"{name}-0", f"{name}-1"}
+    for account, url in urls.items():
+        endpoint = parse_mqtt_url(url)
+        assert endpoint.username == account and endpoint.password
+        good = Client(broker, account, endpoint.password, account)
+        good.close()
+        bad = Client(broker, account, endpoint.password, f"{name}-other")
+        bad.close()
+        assert good.accepted and not bad.accepted
