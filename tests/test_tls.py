@@ -5,6 +5,7 @@ trust the CA is refused, and nothing crosses in clear."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import ssl
@@ -245,3 +246,55 @@ def test_certs_are_made_once_and_kept(tmp_path: Path) -> None:
     assert context.cert_store_stats()["x509_ca"] == 1
     settings = Settings(mqtt_url="mqtts://u:longenough@mosquitto", mqtt_ca_file=str(first.ca))
     assert settings.mqtt.port == 8883 and settings.mqtt.ca_file == str(first.ca)
+
+
+def test_the_compose_broker_entrypoint_serves_tls(
+    tmp_path: Path, tls: TlsFiles, unique: Callable[[str], str]
+) -> None:
+    """deploy/mosquitto/docker/entrypoint.sh as compose runs it (MQTT_TLS_DIR set): the
+    rendered configuration has the TLS listener, and a bound account connects over it;
+    the compose setup script works over mqtts:// with the CA."""
+    data, port, tls_port = tmp_path / "data", free_port(), free_port()
+    root = Path(__file__).resolve().parents[1]
+    env = {
+        **os.environ,
+        "MQTT_PORT": str(port),
+        "MQTT_BIND": "127.0.0.1",
+        "MQTT_DATA": str(data),
+        "MQTT_CONF_DIR": str(root / "deploy/mosquitto"),
+        "MQTT_RUN_AS": getpass.getuser(),
+        "MQTT_ADMIN_USER": "admin",
+        "MQTT_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "MQTT_TLS_DIR": str(tls.ca.parent),
+        "MQTT_TLS_PORT": str(tls_port),
+        "MQTT_TLS_BIND": "127.0.0.1",
+    }
+    proc = subprocess.Popen(
+        ["sh", str(root / "deploy/mosquitto/docker/entrypoint.sh")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(tls_port)
+        assert f"listener {tls_port} 127.0.0.1" in (data / "mosquitto.conf").read_text()
+        password = new_password()
+        setup = subprocess.run(
+            [sys.executable, str(root / "deploy/mosquitto/docker/accounts.py")],
+            env={
+                **os.environ,
+                "IOC_BROKER_ADMIN_URL": f"mqtts://admin:{ADMIN_PASSWORD}@localhost:{tls_port}",
+                "IOC_MQTT_CA_FILE": str(tls.ca),
+                "MQTT_ALERTS_PASSWORD": password,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert setup.returncode == 0, setup.stderr
+        alerts = f"mqtts://alerts-1:{password}@localhost:{tls_port}"
+        assert connect_result(alerts, "alerts-1", str(tls.ca)) == "Success"
+        assert connect_result(alerts, unique("alerts"), str(tls.ca)) != "Success"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
