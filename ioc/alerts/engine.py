@@ -268,16 +268,20 @@ class AlertEngine:
         incident is recorded once, by whichever commits first)."""
         if time.monotonic() < self._db_retry_at:
             return
+        sent = 0
         try:
             conn = self._db()
-            with translated(), conn.transaction():
-                notices = incident_sync.escalate_due(conn, self.tiers, now)
-                store.send(conn, notices)
+            with translated():
+                for iid in incident_sync.due_for_escalation(conn, self.tiers, now):
+                    with conn.transaction():  # one incident each: no lock-order deadlock
+                        notices = incident_sync.escalate(conn, iid, self.tiers, now)
+                        store.send(conn, notices)
+                    sent += len(notices)
         except Unavailable as exc:
             self._db_failed(exc)
             return
-        if notices:
-            log.info("incidents escalated", extra={"escalations": len(notices)})
+        if sent:
+            log.info("incidents escalated", extra={"escalations": sent})
 
     # ------------------------------------------------------------------ evaluation
 

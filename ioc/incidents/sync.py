@@ -131,37 +131,51 @@ def tiers(major_s: float, critical_s: float) -> tuple[EscalationTier, ...]:
     )
 
 
-def escalate_due(conn: Connection, tiers: Sequence[EscalationTier], now: float) -> list[Notice]:
-    """Escalate every open, untaken incident that is due at ``now``; each tier of each
-    incident once, whoever else is trying (the escalation's unique key decides)."""
+def due_for_escalation(conn: Connection, tiers: Sequence[EscalationTier], now: float) -> list[int]:
+    """Incidents that may be due at ``now`` (open, untaken, severe enough, old enough)."""
     if not tiers:
         return []
     severities = sorted({s for t in tiers for s in ("major", "critical") if t.covers(s)})
     soonest = min(t.after_s for t in tiers)
+    return store.escalation_candidates(conn, severities, now - soonest)
+
+
+def escalate(
+    conn: Connection, incident_id: int, tiers: Sequence[EscalationTier], now: float
+) -> list[Notice]:
+    """Escalate one incident for the tiers due at ``now``, each once whoever else is
+    trying (the escalation's unique key decides); returns what to announce. The caller's
+    transaction should hold this incident only (no lock-order deadlock with alert
+    changes, which lock one incident each)."""
+    incident = store.load(conn, incident_id, lock=True)
+    after, found = escalation.escalate(incident, tiers, now)
+    mine = [e for e in found if store.record_escalation(conn, incident_id, e.tier.name, now)]
+    if not mine:
+        return []
+    written = {e.tier.name for e in mine}
+    entries = [
+        entry
+        for entry, e in zip(after.history[len(incident.history) :], found, strict=True)
+        if e.tier.name in written
+    ]
+    change = secrets.randbits(62)
+    ids = store.save(conn, incident, after, entries, change)
+    LOADED.keep(change, after)
     out: list[Notice] = []
-    for iid in store.escalation_candidates(conn, severities, now - soonest):
-        incident = store.load(conn, iid, lock=True)
-        after, found = escalation.escalate(incident, tiers, now)
-        if not found:
-            continue
-        done = {e.tier.name for e in found if store.record_escalation(conn, iid, e.tier.name, now)}
-        if not done:
-            continue
-        entries = [
-            e
-            for e, esc in zip(after.history[len(incident.history) :], found, strict=True)
-            if esc.tier.name in done
-        ]
-        change = secrets.randbits(62)
-        ids = store.save(conn, incident, after, entries, change)
-        LOADED.keep(change, after)
-        for entry, esc, rid in zip(
-            entries, [f for f in found if f.tier.name in done], ids, strict=True
-        ):
-            n = notices(after, [entry], [rid])[0]
-            key = f"incident-{iid}-escalated-{esc.tier.name}"
-            payload = {**n.payload, "tier": esc.tier.name, "goc": esc.tier.goc}
-            # the GOC hears only the tiers meant for it (its route takes critical only)
-            severity = after.severity if esc.tier.goc else "major"
-            out.append(n._replace(key=key, payload=payload, severity=severity))
+    for entry, e, rid in zip(entries, mine, ids, strict=True):
+        n = notices(after, [entry], [rid])[0]
+        payload = {**n.payload, "tier": e.tier.name, "goc": e.tier.goc}
+        # the GOC hears only the tiers meant for it (its route takes critical only)
+        severity = after.severity if e.tier.goc else "major"
+        key = f"incident-{incident_id}-escalated-{e.tier.name}"
+        out.append(n._replace(key=key, payload=payload, severity=severity))
+    return out
+
+
+def escalate_due(conn: Connection, tiers: Sequence[EscalationTier], now: float) -> list[Notice]:
+    """Escalate every incident due at ``now`` in the caller's transaction (tests, tools;
+    the engine takes one incident per transaction)."""
+    out: list[Notice] = []
+    for iid in due_for_escalation(conn, tiers, now):
+        out += escalate(conn, iid, tiers, now)
     return out
