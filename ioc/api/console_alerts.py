@@ -22,6 +22,7 @@ from ioc.api.console_common import (
     filters_of,
     form_of,
     note_of,
+    unconfirmed,
 )
 from ioc.api.deps import Database, Db, Principal
 from ioc.api.templating import templates
@@ -147,9 +148,9 @@ async def alert_ack(request: Request, alert_id: AlertId, who: PageOperator, db: 
 
 @router.post("/alerts/{alert_id}/resolve")
 async def alert_resolve(request: Request, alert_id: AlertId, who: PageOperator, db: Db) -> Response:
-    """Resolving is destructive: without ``confirm=yes`` the answer is a confirm page."""
+    """Resolving is destructive: a form not yet confirmed gets a confirm page."""
     form = await form_of(request)
-    if (form.get("confirm") or [""])[0] != "yes":
+    if unconfirmed(form):
         return templates.TemplateResponse(
             request,
             "confirm.html",

@@ -24,7 +24,14 @@ def can_act(who: Principal) -> bool:
 
 
 async def form_of(request: Request) -> dict[str, list[str]]:
-    return parse_qs((await request.body()).decode(errors="replace"))
+    return parse_qs((await request.body()).decode(errors="replace"), keep_blank_values=True)
+
+
+def unconfirmed(form: dict[str, list[str]]) -> bool:
+    """A destructive action from one of our forms not yet confirmed: the form carries
+    ``confirm`` (set to ``yes`` by the page's dialog); without script the server asks
+    with a confirm page. A post without the field (a script, a test) is taken as meant."""
+    return "confirm" in form and form["confirm"][0] != "yes"
 
 
 def note_of(form: dict[str, list[str]]) -> str | None:

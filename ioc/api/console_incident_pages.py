@@ -20,6 +20,7 @@ from ioc.api.console_common import (
     filters_of,
     form_of,
     note_of,
+    unconfirmed,
 )
 from ioc.api.deps import Db, Principal
 from ioc.api.templating import templates
@@ -99,7 +100,7 @@ async def incident_act(
     back = f"/ui/incidents/{incident_id}"
     if action not in ("ack", "resolve", "close"):
         raise NotFound(f"no action {action!r} on incidents")
-    if action != "ack" and (form.get("confirm") or [""])[0] != "yes":
+    if action != "ack" and unconfirmed(form):
         return _confirm(
             request, who, f"{action.capitalize()} incident {incident_id}?", request.url.path, back
         )

@@ -30,6 +30,9 @@ PUBLIC = {
     ("POST", "/ui/login"),
     ("GET", "/ui/logout"),
     ("POST", "/ui/logout"),
+    ("GET", "/"),  # a redirect to the wall
+    ("GET", "/docs"),  # the API's documentation, offline
+    ("GET", "/redoc"),
 }
 
 
@@ -151,6 +154,31 @@ CASES: dict[tuple[str, str], Make] = {
     ),
     ("GET", "/ui/devices/{device_id}"): lambda w, c, a: (f"/ui/devices/{w.device(c, a)}", None),
     ("GET", "/ui/security"): lambda w, c, a: ("/ui/security", None),
+    # The console (ioc/api/console_*.py, routes/console.py).
+    ("GET", "/ui/"): lambda w, c, a: ("/ui/", None),
+    ("GET", "/ui/alerts"): lambda w, c, a: ("/ui/alerts?state=firing", None),
+    ("POST", "/ui/alerts/ack"): lambda w, c, a: (f"/ui/alerts/ack?ids={w.alert(c, a)}", None),
+    ("GET", "/ui/devices"): lambda w, c, a: ("/ui/devices?q=rm-", None),
+    ("GET", "/ui/districts/{name}"): lambda w, c, a: ("/ui/districts/north", None),
+    ("GET", "/ui/incidents"): lambda w, c, a: ("/ui/incidents", None),
+    ("GET", "/ui/incidents/{incident_id}"): lambda w, c, a: (
+        f"/ui/incidents/{w.incident()}",
+        None,
+    ),
+    ("POST", "/ui/incidents/{incident_id}/{action}"): lambda w, c, a: (
+        f"/ui/incidents/{w.incident()}/ack",
+        None,
+    ),
+    ("POST", "/ui/incidents/{incident_id}/steps/{n}"): lambda w, c, a: (
+        f"/ui/incidents/{w.incident()}/steps/1",
+        None,
+    ),
+    ("GET", "/ui/events"): lambda w, c, a: ("/ui/events", None),
+    ("GET", "/ui/data/inbox"): lambda w, c, a: ("/ui/data/inbox", None),
+    ("GET", "/ui/data/map"): lambda w, c, a: ("/ui/data/map", None),
+    ("GET", "/ui/data/districts.geojson"): lambda w, c, a: ("/ui/data/districts.geojson", None),
+    ("GET", "/ui/data/kpis"): lambda w, c, a: ("/ui/data/kpis", None),
+    ("GET", "/ui/data/series"): lambda w, c, a: ("/ui/data/series?metric=fridge_temp_c", None),
     ("GET", "/metrics"): lambda w, c, a: ("/metrics", None),
 }
 
@@ -194,8 +222,8 @@ def test_every_route_is_guarded_or_public(client: TestClient) -> None:
 
 
 def _call(client: TestClient, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
-    if path == "/api/v1/events":
-        with client.stream(method, path, headers=headers) as r:
+    if path in ("/api/v1/events", "/ui/events"):
+        with client.stream(method, path, headers=headers, follow_redirects=False) as r:
             return r.status_code
     r = client.request(method, path, json=body, headers=headers, follow_redirects=False)
     return r.status_code

@@ -16,6 +16,7 @@ from ioc.api.deps import COOKIE
 from ioc.config import Settings
 from ioc.security.keys import create_key
 from ioc.security.roles import Role
+from ioc.security.sessions import csrf_token
 from testkit.broker import Broker, free_port, wait_for_port
 
 
@@ -64,7 +65,11 @@ def sign_in(c: TestClient, key: str) -> str:
 def signed_in(pages: TestClient, role_keys: dict[Role, str]) -> Callable[[Role], dict[str, str]]:
     """Headers of a browser signed in with a key of ``role`` (its session cookie)."""
     sessions = {role: sign_in(pages, key) for role, key in role_keys.items()}
-    return lambda role: {"Cookie": f"{COOKIE}={sessions[role]}"}
+    return lambda role: {
+        "Cookie": f"{COOKIE}={sessions[role]}",
+        "X-CSRF-Token": csrf_token(sessions[role]),
+        "Origin": str(pages.base_url).rstrip("/"),
+    }
 
 
 @pytest.fixture(scope="session")

@@ -119,3 +119,27 @@ def test_docs_work_offline_and_assets_are_served(pages: TestClient) -> None:
         "/static/map/demo-city.geojson",
     ):
         assert pages.get(asset).status_code == 200, asset
+
+
+def test_resolve_from_the_page_asks_first_and_bulk_ack_takes_several(
+    pages: TestClient, signed_in: Headers, database_url: str, unique: Callable[[str], str]
+) -> None:
+    rule = make_rule(database_url, unique("confirm-rule"))
+    one, two = (open_alert(database_url, rule, unique(f"cf-dev-{i}")) for i in (1, 2))
+    form = {**signed_in(Role.OPERATOR), "Content-Type": "application/x-www-form-urlencoded"}
+    asked = pages.post(f"/ui/alerts/{one.id}/resolve", content="confirm=&note=x", headers=form)
+    assert asked.status_code == 200 and 'name="confirm" value="yes"' in asked.text
+    assert "firing" in pages.get(f"/ui/alerts/{one.id}", headers=form).text
+    done = pages.post(f"/ui/alerts/{one.id}/resolve", content="confirm=yes&note=x", headers=form)
+    assert done.status_code == 303
+    assert "state-resolved" in pages.get(f"/ui/alerts/{one.id}", headers=form).text
+
+    bulk = pages.post(
+        "/ui/alerts/ack",
+        content=f"ids={one.id}&ids={two.id}",
+        headers={**form, "Accept": "application/json"},
+    )
+    assert bulk.status_code == 200 and bulk.json()["acknowledged"] == 1  # one was resolved
+    assert "state-acknowledged" in pages.get(f"/ui/alerts/{two.id}", headers=form).text
+    viewer = {**signed_in(Role.VIEWER), "Content-Type": "application/x-www-form-urlencoded"}
+    assert pages.post("/ui/alerts/ack", content=f"ids={two.id}", headers=viewer).status_code == 403
