@@ -36,7 +36,7 @@ from ioc.api.routes import (
 )
 from ioc.broker_admin.accounts import BrokerAccounts, DynsecAccounts
 from ioc.broker_admin.dynsec import DynsecClient
-from ioc.config import Settings, parse_mqtt_url
+from ioc.config import Settings
 from ioc.security import users
 from ioc.security.keys import ensure_key
 from ioc.security.roles import Role
@@ -65,10 +65,8 @@ def _secret(value: SecretStr | None) -> str | None:
 
 
 def broker_accounts(settings: Settings) -> BrokerAccounts | None:
-    if settings.broker_admin_url is None:
-        return None
-    endpoint = parse_mqtt_url(settings.broker_admin_url.get_secret_value())
-    return DynsecAccounts(DynsecClient(endpoint))
+    endpoint = settings.broker_admin  # with the TLS files when mqtts://
+    return None if endpoint is None else DynsecAccounts(DynsecClient(endpoint))
 
 
 def create_app(

@@ -76,7 +76,15 @@ class BrokerCredentials(BaseModel):
 
     username: str
     password: str
-    publish_topics: str = Field(examples=["ioc/v1/+/tc-0001/#"])
+    publish_topics: str = Field(
+        examples=["ioc/v1/traffic/tc-0001/+"],
+        description="the filter the device publishes under; the broker admits only the"
+        " two topics in `topics`",
+    )
+    topics: list[str] = Field(
+        examples=[["ioc/v1/traffic/tc-0001/telemetry", "ioc/v1/traffic/tc-0001/status"]],
+        description="the device's telemetry and status topics",
+    )
 
 
 class RegisteredDevice(BaseModel):

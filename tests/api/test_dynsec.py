@@ -101,7 +101,12 @@ def test_registered_device_publishes_only_as_itself(
         assert r.status_code == 201, r.text
         creds[dev] = r.json()["credentials"]
         assert creds[dev]["username"] == dev and len(creds[dev]["password"]) >= 24
-        assert creds[dev]["publish_topics"] == f"ioc/v1/+/{dev}/#"
+        domain = creds[dev]["publish_topics"].split("/")[2]
+        assert creds[dev]["publish_topics"] == f"ioc/v1/{domain}/{dev}/+"
+        assert creds[dev]["topics"] == [
+            f"ioc/v1/{domain}/{dev}/telemetry",
+            f"ioc/v1/{domain}/{dev}/status",
+        ]
 
     device = connect(secured_broker, me, creds[me]["password"])
     try:

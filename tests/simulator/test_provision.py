@@ -32,7 +32,7 @@ def _api(existing: set[str] | None = None, broker_open: bool = False) -> httpx.M
             creds = {
                 "username": body["device_id"],
                 "password": f"pw-{body['device_id']}",
-                "publish_topics": f"ioc/v1/+/{body['device_id']}/#",
+                "publish_topics": f"ioc/v1/{body['domain']}/{body['device_id']}/+",
             }
         return httpx.Response(201, json={"device": body, "credentials": creds})
 

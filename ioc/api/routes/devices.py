@@ -29,7 +29,7 @@ from ioc.storage import registry
 from ioc.storage import series as series_store
 from ioc.storage.registry import DeviceFilter, NewDevice
 from ioc.telemetry.catalog import CATALOG
-from ioc.telemetry.topics import device_topic_pattern
+from ioc.telemetry.topics import PREFIX, status_topic, telemetry_topic
 from ioc.types import Domain
 
 log = logging.getLogger("ioc.api.devices")
@@ -46,8 +46,9 @@ Offset = Annotated[int, Query(ge=0, le=10_000_000)]
     status_code=status.HTTP_201_CREATED,
     response_model=RegisteredDevice,
     summary="Register a device and create its broker credentials",
-    description="The password is returned once and only its hash is kept. The device may "
-    "publish only under `ioc/v1/+/{device_id}/#`.",
+    description="The password is returned once and only its hash is kept. The broker account"
+    " is bound to client id = device id and may publish only the device's own"
+    " `ioc/v1/{domain}/{device_id}/telemetry` and `/status`.",
     responses=responses(401, 403, 409, 422, 503),
 )
 def register(body: DeviceIn, who: Admin, db: Db, accounts: Accounts) -> RegisteredDevice:
@@ -61,7 +62,11 @@ def register(body: DeviceIn, who: Admin, db: Db, accounts: Accounts) -> Register
         else BrokerCredentials(
             username=body.device_id,
             password=password,
-            publish_topics=device_topic_pattern(body.device_id),
+            publish_topics=f"{PREFIX}/{body.domain}/{body.device_id}/+",
+            topics=[
+                telemetry_topic(body.domain, body.device_id),
+                status_topic(body.domain, body.device_id),
+            ],
         )
     )
     return RegisteredDevice(device=Device(**enrolled.device), credentials=credentials)
