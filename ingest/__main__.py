@@ -19,6 +19,7 @@ import time
 from collections.abc import Sequence
 from types import FrameType
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
@@ -52,6 +53,18 @@ def _run_one(settings: Settings, metrics_port: int | None) -> None:
         raise typer.Exit(1)
 
 
+def worker_mqtt_url(url: str, index: int) -> str:
+    """Worker ``index``'s broker URL: on a secured broker every account is bound to one
+    client id, so worker n logs in as ``<user>-<n>`` (its client id is ``<id>-<n>``; the
+    bootstrap's ``--service ingest=ACCOUNT:N`` makes those accounts, one password)."""
+    parts = urlsplit(url)
+    if not parts.username:
+        return url
+    user = f"{parts.username}-{index}"
+    auth = f"{user}:{parts.password}" if parts.password is not None else user
+    return urlunsplit(parts._replace(netloc=f"{auth}@{parts.netloc.rsplit('@', 1)[1]}"))
+
+
 def _supervise(settings: Settings, workers: int, metrics_port: int | None) -> None:
     """Start the workers, restart one that dies, pass SIGTERM on and wait for them."""
     base_id = settings.ingest_client_id or f"ioc-ingest-{socket.gethostname()}"
@@ -62,6 +75,7 @@ def _supervise(settings: Settings, workers: int, metrics_port: int | None) -> No
         env = {
             **os.environ,
             "IOC_INGEST_CLIENT_ID": f"{base_id}-{index}",
+            "IOC_MQTT_URL": worker_mqtt_url(settings.mqtt_url, index),
             "IOC_INGEST_METRICS_PORT": str(base_port + index if base_port else 0),
         }
         return subprocess.Popen([sys.executable, "-m", "ingest"], env=env)
