@@ -232,6 +232,11 @@ def test_services_run_from_the_wheel(installed: Installed, broker: Broker, tmp_p
             assert _get(f"{api}/ready")[0] == 200
             status, page = _get(f"{api}/ui/login")
             assert status == 200 and 'name="key"' in page  # rendered from the wheel's templates
+            # The console's assets and the offline /docs come from the wheel too.
+            status, script = _get(f"{api}/static/vendor/leaflet/leaflet.js")
+            assert status == 200 and "Leaflet" in script
+            status, docs = _get(f"{api}/docs")
+            assert status == 200 and "/static/vendor/swagger-ui-dist/" in docs
 
             # Ingest subscribes in its own time: publish until a reading is stored.
             topic = f"ioc/v1/traffic/{token}/telemetry"
