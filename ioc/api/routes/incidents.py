@@ -29,14 +29,21 @@ IncidentId = Annotated[int, Path(ge=1, le=2**62)]
 StepNo = Annotated[int, Path(ge=1, le=1000)]
 
 
+#: PostgreSQL text cannot hold NUL: the schema says so, so a client learns it up front.
+NO_NUL = r"^[^\x00]*$"
+
+
 class Note(BaseModel):
-    note: str | None = Field(default=None, max_length=2000, examples=["power company called"])
+    note: str | None = Field(
+        default=None, max_length=2000, pattern=NO_NUL, examples=["power company called"]
+    )
 
 
 class Summary(BaseModel):
     note: str = Field(
         min_length=1,
         max_length=4000,
+        pattern=NO_NUL,
         description="the review's closing summary (required)",
         examples=["Feeder 12 tripped on overload; restored 14:05; no data lost."],
     )
