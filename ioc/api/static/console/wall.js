@@ -85,7 +85,7 @@
       acked || !canAct ? el("span", { "aria-hidden": "true" }) : ackControl(inc.id, "incident"),
       el("span", {}, [sevBadge(inc.severity), " ", el("a", { class: "title", href: "/ui/incidents/" + inc.id, text: inc.title })]),
       el("span", {}, [el("span", { class: "state state-" + inc.state, text: inc.state }), " ", el("span", { "data-since": inc.opened_at, "data-prefix": "for " })]),
-      el("span", { class: "meta", text: [(inc.districts || []).join(", "), (inc.domains || []).join(", "), inc.device_count + " devices"].join(" · ") }),
+      el("span", { class: "meta", text: [(inc.districts || []).join(", "), (inc.domains || []).join(", "), inc.device_count + (inc.device_count === 1 ? " device" : " devices")].join(" · ") }),
     ]);
     if (children.length) {
       li.appendChild(el("ul", { class: "children" }, children.map(function (a) {
