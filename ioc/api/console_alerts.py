@@ -27,6 +27,7 @@ from ioc.api.console_common import (
 from ioc.api.deps import Database, Db, Principal
 from ioc.api.templating import templates
 from ioc.errors import Conflict, NotFound
+from ioc.incidents import store as incident_store
 from ioc.types import AlertState, Domain, Severity
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -101,6 +102,8 @@ def acknowledge_many(
     for incident_id in incident_ids:
         try:
             with db.connect() as conn:
+                if not who.sees_any(incident_store.load(conn, incident_id).districts):
+                    continue  # another district's: as if it did not exist
                 lifecycle.acknowledge_incident(conn, who.actor, incident_id, note)
             done += 1
         except (Conflict, NotFound):
@@ -108,6 +111,8 @@ def acknowledge_many(
     for alert_id in ids:
         try:
             with db.connect() as conn:
+                if not who.sees_district(alerts.get_alert(conn, alert_id).district):
+                    continue
                 lifecycle.acknowledge(conn, who.actor, alert_id, note)
             done += 1
         except (Conflict, NotFound):

@@ -87,8 +87,10 @@ def device_page(request: Request, device_id: DeviceId, who: PageViewer, db: Db) 
     )
 
 
-@router.get("/districts/{name}", response_class=HTMLResponse)
-def district_page(request: Request, name: District, who: PageViewer, db: Db) -> Response:
+@router.get("/districts/{district}", response_class=HTMLResponse)
+def district_page(request: Request, district: District, who: PageViewer, db: Db) -> Response:
+    """The path parameter is ``district`` so that the guard's scope check covers it."""
+    name = district
     with db.connect() as conn:
         groups = figures.compute(conn, datetime.now(UTC), district=name)
         open_alerts = alerts.list_alerts(

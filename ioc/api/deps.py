@@ -22,11 +22,11 @@ Every refusal is a security event (:mod:`ioc.security.monitor`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Request
@@ -103,6 +103,21 @@ class Principal:
     def sees_any(self, districts: Iterable[str | None]) -> bool:
         """For things spanning districts (an incident): visible when one is theirs."""
         return self.district is None or self.district in set(districts)
+
+    def sees_event(
+        self, kind: str, payload: Mapping[str, Any], devices: Collection[str] = ()
+    ) -> bool:
+        """Whether a live-stream event is theirs: an alert of their district, an incident
+        touching it, a device of it (``devices``: the district's device ids)."""
+        if self.district is None:
+            return True
+        if kind.startswith("alert."):
+            return payload.get("district") == self.district
+        if kind.startswith("incident."):
+            return self.district in (payload.get("districts") or [])
+        if kind.startswith("device."):
+            return payload.get("device_id") in devices
+        return False
 
     def district_filter(self, asked: str | None) -> str | None:
         """The district a list is limited to: what was asked, or the person's own;

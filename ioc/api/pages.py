@@ -6,7 +6,7 @@ lists their routers for the app, in the order they are matched:
 
 - :mod:`console_wall`: ``/ui/``, the wall (inbox, map, KPI tiles), where sign-in lands;
 - :mod:`console_alerts`: ``/ui/alerts`` and ``/ui/alerts/{id}``, acknowledge, resolve;
-- :mod:`console_devices`: ``/ui/devices``, ``/ui/devices/{id}``, ``/ui/districts/{name}``;
+- :mod:`console_devices`: ``/ui/devices``, ``/ui/devices/{id}``, ``/ui/districts/{district}``;
 - :mod:`console_incident_pages`: ``/ui/incidents`` and ``/ui/incidents/{id}``;
 - :mod:`routes.console`: the data and the event stream behind the live parts;
 - :mod:`console_docs`: ``/docs`` and ``/redoc``, offline.

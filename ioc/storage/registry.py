@@ -229,6 +229,13 @@ def apply_status(conn: Connection, updates: Iterable[StatusUpdate]) -> list[Stat
     return changed
 
 
+def device_ids_in(conn: Connection, district: str) -> frozenset[str]:
+    """Every device of a district, decommissioned ones too (their last events are
+    still the district's): what a district-scoped live stream lets through."""
+    rows = conn.execute("SELECT device_id FROM devices WHERE district = %s", (district,))
+    return frozenset(str(r[0]) for r in rows.fetchall())
+
+
 def positions(
     conn: Connection,
 ) -> list[tuple[str, str, str, float | None, float | None, bool | None]]:

@@ -159,7 +159,7 @@ CASES: dict[tuple[str, str], Make] = {
     ("GET", "/ui/alerts"): lambda w, c, a: ("/ui/alerts?state=firing", None),
     ("POST", "/ui/alerts/ack"): lambda w, c, a: (f"/ui/alerts/ack?ids={w.alert(c, a)}", None),
     ("GET", "/ui/devices"): lambda w, c, a: ("/ui/devices?q=rm-", None),
-    ("GET", "/ui/districts/{name}"): lambda w, c, a: ("/ui/districts/north", None),
+    ("GET", "/ui/districts/{district}"): lambda w, c, a: ("/ui/districts/north", None),
     ("GET", "/ui/incidents"): lambda w, c, a: ("/ui/incidents", None),
     ("GET", "/ui/incidents/{incident_id}"): lambda w, c, a: (
         f"/ui/incidents/{w.incident()}",

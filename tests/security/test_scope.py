@@ -117,3 +117,45 @@ def test_admins_see_every_district(
     sign_in(app_client, person(Role.ADMIN))
     assert app_client.get(f"/ui/alerts/{w['alert_there']}").status_code == 200
     assert app_client.get(f"/ui/devices/{w['there']}").status_code == 200
+
+
+def test_console_data_and_bulk_actions_stay_in_the_district(
+    app_client: TestClient,
+    person: Callable[..., Person],
+    database_url: str,
+    unique: Callable[[str], str],
+    register: Callable[..., None],
+) -> None:
+    w = _world(database_url, unique, register)
+    sign_in(app_client, person(Role.OPERATOR, district=str(w["mine"])))
+
+    inbox = app_client.get("/ui/data/inbox").json()
+    assert {a["district"] for a in inbox["alerts"]} == {w["mine"]}
+    assert all(w["mine"] in i["districts"] for i in inbox["incidents"])
+    assert app_client.get(f"/ui/districts/{w['mine']}").status_code == 200
+    assert app_client.get(f"/ui/districts/{w['theirs']}").status_code == 404
+
+    # Positions come from the registry: give both devices a place on the map.
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE devices SET lat = 10.8, lon = 106.7 WHERE device_id = ANY(%s)",
+            ([w["here"], w["there"]],),
+        )
+    shown = {row[0] for row in app_client.get("/ui/data/map").json()["devices"]}
+    assert w["here"] in shown and w["there"] not in shown
+
+    # Acknowledging several at once: another district's alert is passed over.
+    r = app_client.post(
+        "/ui/alerts/ack",
+        data={"ids": [str(w["alert_there"]), str(w["alert_here"])]},
+        headers={"Accept": "application/json"},
+    )
+    assert r.status_code == 200 and r.json()["acknowledged"] == 1
+    with psycopg.connect(database_url) as conn:
+        states = dict(
+            conn.execute(
+                "SELECT id, state FROM alerts WHERE id = ANY(%s)",
+                ([w["alert_here"], w["alert_there"]],),
+            ).fetchall()
+        )
+    assert states == {w["alert_here"]: "acknowledged", w["alert_there"]: "firing"}

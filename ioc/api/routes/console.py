@@ -19,7 +19,7 @@ from ioc.alerts.models import Alert
 from ioc.api import console_incidents
 from ioc.api.console_format import inbox_order
 from ioc.api.deps import AppSettings, Db, Principal, require
-from ioc.api.routes.events import _event_id, _stream
+from ioc.api.routes.events import _event_id, _stream, scope_of
 from ioc.kpis import figures
 from ioc.security.roles import Role
 from ioc.storage import events as stream
@@ -36,7 +36,8 @@ DEMO_CITY = pathlib.Path(__file__).resolve().parent.parent / "static" / "map" / 
 @router.get("/events")
 async def events(
     request: Request,
-    _: PageViewer,
+    who: PageViewer,
+    db: Db,
     settings: AppSettings,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
     after: Annotated[str | None, Query(max_length=20)] = None,
@@ -48,8 +49,9 @@ async def events(
     if resume is None:
         async with stream.listener(settings.database_url, listen=False) as conn:
             resume = await stream.last_id(conn)
+    keep = await scope_of(who, db)
     return StreamingResponse(
-        _stream(settings.database_url, resume, request),
+        _stream(settings.database_url, resume, request, keep),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -92,12 +94,21 @@ def inbox_alert(alert: Alert, levels: dict[int, dict[str, Any]]) -> dict[str, An
     }
 
 
-def inbox(conn: Connection) -> dict[str, Any]:
-    """Open incidents and open alerts, unacknowledged first, then severity, then age."""
+def inbox(conn: Connection, who: Principal | None = None) -> dict[str, Any]:
+    """Open incidents and open alerts, unacknowledged first, then severity, then age;
+    for a person limited to a district, that district's only."""
     levels = _levels(conn)
-    items = [inbox_alert(a, levels) for a in alerts.list_open(conn)]
+    items = [
+        inbox_alert(a, levels)
+        for a in alerts.list_open(conn)
+        if who is None or who.sees_district(a.district)
+    ]
     items.sort(key=lambda i: inbox_order(i["state"], i["severity"], _epoch(i["started_at"])))
-    incidents = console_incidents.open_incidents(conn)
+    incidents = [
+        i
+        for i in console_incidents.open_incidents(conn)
+        if who is None or who.sees_any(i.get("districts") or [])
+    ]
     incidents.sort(key=lambda i: inbox_order(i["state"], i["severity"], _epoch(i["opened_at"])))
     return {"now": datetime.now(UTC).isoformat(), "incidents": incidents, "alerts": items}
 
@@ -107,9 +118,9 @@ def _epoch(text: object) -> float:
 
 
 @router.get("/data/inbox")
-def inbox_data(_: PageViewer, db: Db) -> dict[str, Any]:
+def inbox_data(who: PageViewer, db: Db) -> dict[str, Any]:
     with db.connect() as conn:
-        return inbox(conn)
+        return inbox(conn, who)
 
 
 def device_state(online: bool | None, severity: str | None, silent: bool) -> str:
@@ -120,7 +131,7 @@ def device_state(online: bool | None, severity: str | None, silent: bool) -> str
 
 
 @router.get("/data/map")
-def map_data(_: PageViewer, db: Db) -> dict[str, Any]:
+def map_data(who: PageViewer, db: Db) -> dict[str, Any]:
     """Devices as compact rows ``[id, lat, lon, state, domain, district]``."""
     with db.connect() as conn:
         rows = registry.positions(conn)
@@ -133,7 +144,7 @@ def map_data(_: PageViewer, db: Db) -> dict[str, Any]:
     devices = [
         [d, lat, lon, device_state(online, worst.get(d), d in silent), dom, dis]
         for d, dom, dis, lat, lon, online in rows
-        if lat is not None and lon is not None
+        if lat is not None and lon is not None and who.sees_district(dis)
     ]
     return {"devices": devices}
 
