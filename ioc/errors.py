@@ -13,6 +13,7 @@
     ├── NotFound                     404
     ├── Conflict                     409
     ├── Unauthorized                 401: no key, or not a valid one
+    │   └── TooManyAttempts          429: this client failed too often (Retry-After)
     ├── Forbidden                    403: the key's role is too low
     └── Unavailable                  a dependency cannot be reached
         ├── StorageUnavailable       PostgreSQL
@@ -113,6 +114,14 @@ class Conflict(IOCError):
 
 class Unauthorized(IOCError):
     pass
+
+
+class TooManyAttempts(Unauthorized):
+    """429: this client failed too often; ``retry_after`` seconds until it may retry."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed attempts from this client: retry in {retry_after} s")
+        self.retry_after = retry_after
 
 
 class Forbidden(IOCError):

@@ -37,7 +37,7 @@ from starlette.datastructures import QueryParams
 from ioc.alerts import store as alert_store
 from ioc.broker_admin.accounts import BrokerAccounts
 from ioc.config import Settings
-from ioc.errors import Forbidden, NotFound, Unauthorized
+from ioc.errors import Forbidden, NotFound, TooManyAttempts, Unauthorized
 from ioc.incidents import store as incident_store
 from ioc.security import monitor, sessions
 from ioc.security.audit import Actor
@@ -45,7 +45,7 @@ from ioc.security.keys import ApiKey, authenticate
 from ioc.security.monitor import SecurityEvent
 from ioc.security.roles import Role, permits
 from ioc.security.sessions import SignInRequired
-from ioc.security.throttle import Throttle, TooManyAttempts
+from ioc.security.throttle import Throttle
 from ioc.security.users import User
 from ioc.storage import registry
 from ioc.storage.db import Connection, translated

@@ -31,11 +31,11 @@ from ioc.errors import (
     InvalidInput,
     IOCError,
     NotFound,
+    TooManyAttempts,
     Unauthorized,
     Unavailable,
 )
 from ioc.security.sessions import SignInRequired
-from ioc.security.throttle import TooManyAttempts
 
 log = logging.getLogger("ioc.api")
 

@@ -19,10 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from ioc.api.deps import COOKIE, Database, Db, check_throttle, client_of, failed, get_settings
 from ioc.api.templating import templates
-from ioc.errors import Unauthorized
+from ioc.errors import TooManyAttempts, Unauthorized
 from ioc.security import keys, monitor, sessions, users
 from ioc.security.monitor import SecurityEvent
-from ioc.security.throttle import TooManyAttempts
 
 router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False)
 

@@ -17,18 +17,10 @@ import math
 import threading
 from dataclasses import dataclass
 
-from ioc.errors import Unauthorized
+from ioc.errors import TooManyAttempts
 
 #: Clients tracked at most; beyond it the fullest (least suspicious) buckets are dropped.
 MAX_CLIENTS = 10_000
-
-
-class TooManyAttempts(Unauthorized):
-    """429: this client failed too often; ``retry_after`` seconds until it may retry."""
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many failed attempts from this client: retry in {retry_after} s")
-        self.retry_after = retry_after
 
 
 @dataclass(slots=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ioc.security.throttle import Throttle, TooManyAttempts
+from ioc.errors import TooManyAttempts
+from ioc.security.throttle import Throttle
 
 
 def test_burst_then_refused_until_a_token_is_back() -> None:
