@@ -98,6 +98,7 @@ def _sign_in(request: Request, db: Database, login: str, password: str, key: str
             monitor.emit(
                 conn, SecurityEvent.SIGNIN_SUCCEEDED, client=client, actor=label, path="/ui/login"
             )
+            sessions.purge(conn)  # each sign-in forgets sessions that ended long ago
     except Unauthorized:
         detail = {"with": "key"} if key else {"login": login[:64]}
         failed(request, db, SecurityEvent.SIGNIN_FAILED, detail)

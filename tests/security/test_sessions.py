@@ -119,3 +119,30 @@ def test_expired_and_disabled_sessions_send_the_browser_to_sign_in(
         headers=FORM,
     )
     assert refused.status_code == 401
+
+
+def test_a_sign_in_forgets_sessions_that_ended_long_ago(
+    app_client: TestClient, database_url: str, person: Callable[..., Person]
+) -> None:
+    """The sessions table stays bounded: ended more than 30 days ago, a session is gone
+    after the next sign-in; a recent one is kept (its revocation still shows)."""
+    someone = person(Role.VIEWER)
+    sign_in(app_client, someone)
+    sign_in(app_client, someone)
+    with psycopg.connect(database_url) as conn:
+        ended = conn.execute(
+            "UPDATE sessions SET expires_at = now() - interval '31 days'"
+            " WHERE ctid = (SELECT ctid FROM sessions WHERE user_id ="
+            " (SELECT id FROM users WHERE login = %s) LIMIT 1) RETURNING token_hash",
+            (someone.login,),
+        ).fetchone()
+        assert ended is not None
+    sign_in(app_client, someone)
+    with psycopg.connect(database_url) as conn:
+        left = conn.execute(
+            "SELECT token_hash FROM sessions WHERE user_id ="
+            " (SELECT id FROM users WHERE login = %s)",
+            (someone.login,),
+        ).fetchall()
+    assert ended not in left
+    assert len(left) == 2
