@@ -231,10 +231,12 @@ class Run:
     def db_figures(self) -> dict[str, float]:
         with psycopg.connect(self.url) as conn:
             row = conn.execute(
-                """WITH c AS (SELECT pg_xact_commit_timestamp(xmin) AS ct, time FROM readings)
+                """WITH c AS (SELECT pg_xact_commit_timestamp(xmin) AS ct,
+                                    extract(epoch FROM pg_xact_commit_timestamp(xmin) - time) AS lag
+                             FROM readings)
                    SELECT count(*), extract(epoch FROM max(ct) - min(ct)),
-                          percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM ct - time)),
-                          percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM ct - time))
+                          percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),
+                          percentile_cont(0.99) WITHIN GROUP (ORDER BY lag)
                    FROM c"""
             ).fetchone()
             letters = conn.execute(
