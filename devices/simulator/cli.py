@@ -138,18 +138,22 @@ def _start(spec: str | None, interval_s: float) -> datetime:
 def _scenario_list() -> str:
     fleet = Fleet.build(2)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    out = {
-        name: {
+    out = {}
+    for name, cls in SCENARIOS.items():
+        scenario = cls(fleet, fleet.districts[0], start)
+        out[name] = {
             "summary": cls.summary,
             "domain": cls.domain,
             "duration_s": cls.duration_s,
             "expected_alerts": [
                 {k: v for k, v in e.as_dict().items() if k != "devices"}
-                for e in cls(fleet, fleet.districts[0], start).expected_alerts()
+                for e in scenario.expected_alerts()
+            ],
+            "expected_incidents": [
+                {"policy": i.policy, "procedure": i.procedure, "alerts": len(i.alerts)}
+                for i in scenario.expected_incidents()
             ],
         }
-        for name, cls in SCENARIOS.items()
-    }
     return json.dumps(out, indent=2, ensure_ascii=False)
 
 

@@ -65,6 +65,10 @@ def test_list_scenarios_shows_expected_alerts() -> None:
     assert code == 0
     listed = json.loads(out)
     assert listed["fridge_failure"]["expected_alerts"][0]["condition"] == "> 8"
+    # the power cut: one incident holding the district's four silent devices
+    assert listed["power_cut"]["expected_incidents"] == [
+        {"policy": "district-silence", "procedure": "power_cut", "alerts": 4}
+    ]
 
 
 @pytest.mark.parametrize(
