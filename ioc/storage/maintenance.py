@@ -31,6 +31,7 @@ def retention_days(settings: Settings) -> dict[str, tuple[str, int]]:
         "readings": ("time", settings.retention_raw_days),
         "readings_1m": ("bucket", settings.retention_1m_days),
         "readings_1h": ("bucket", settings.retention_1h_days),
+        "readings_district_1m": ("bucket", settings.retention_1m_days),
         "dead_letters": ("received_at", _DEAD_LETTER_DAYS),
         "device_events": ("time", settings.retention_raw_days),
         "events": ("time", _EVENT_DAYS),
@@ -42,12 +43,24 @@ def _hypertables(conn: Connection) -> set[str]:
     return {str(r[0]) for r in rows.fetchall()}
 
 
+def _absent(conn: Connection, tables: list[str]) -> set[str]:
+    """Tables this schema does not have (the district rollup under full TimescaleDB)."""
+    rows = conn.execute(
+        "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(t) IS NULL", (tables,)
+    )
+    return {str(r[0]) for r in rows.fetchall()}
+
+
 def enforce_retention(conn: Connection, settings: Settings) -> dict[str, int]:
     """Drop data older than its retention; return rows/chunks removed per table."""
     features = detect(conn)
     hypertables = _hypertables(conn) if features.timescaledb else set()
     removed: dict[str, int] = {}
-    for table, (column, days) in retention_days(settings).items():
+    tables = retention_days(settings)
+    absent = _absent(conn, list(tables))
+    for table, (column, days) in tables.items():
+        if table in absent:
+            continue
         if table in hypertables and not (features.policies and table.startswith("readings")):
             rows = conn.execute(
                 "SELECT count(*) FROM drop_chunks(%s::regclass,"

@@ -5,13 +5,33 @@ device, the time range of each batch it inserted (``rollup_invalidations``), and
 :func:`refresh` recomputes exactly those buckets from the raw rows, replacing what was
 there: a refresh can run any number of times, on any replica, and counts each reading
 once. A cluster-wide advisory lock lets one replica refresh at a time.
+
+The same pass keeps the per-district minute rollup (``readings_district_1m``, migration
+70) where it exists. It always equals the aggregate, per (domain, district, metric,
+minute), of ``readings_1m`` over the devices listed in ``readings_district_members``,
+and each pass first brings that list in line with ``devices`` (active devices, their
+registered domain and district):
+
+- a device decommissioned (or deleted) leaves its group: its minute rows are subtracted
+  from the group's (n, sum); a minute where it held the min or max, or that it alone
+  filled, is recomputed from the remaining members or dropped;
+- a device that moved district (or domain) leaves the old group that way and its minute
+  rows are added to the new one; a newly registered device joins with what it has sent.
+
+Then the minutes that ingest invalidated are recomputed exactly for the groups of the
+devices that sent them. The cost follows what changed: the invalidated minutes times
+the size of their districts, plus a moved device's own history.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from typing import Any
 
 from ioc.storage.db import Connection, translated
+
+log = logging.getLogger("ioc.rollups")
 
 _LOCK_KEY = 0x10C_2011  # "IOC rollups"
 
@@ -51,10 +71,202 @@ ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
 """
 
 
+# Who counted where, against who should: new, gone, moved devices.
+_MEMBERSHIP = """
+SELECT coalesce(d.device_id, g.device_id), g.domain, g.district, d.domain, d.district
+FROM (SELECT device_id, domain, district FROM devices WHERE decommissioned_at IS NULL) d
+FULL JOIN readings_district_members g ON g.device_id = d.device_id
+WHERE g.device_id IS NULL OR d.device_id IS NULL
+   OR g.domain <> d.domain OR g.district <> d.district
+"""
+
+# The minute rows of devices, summed per (group, metric, minute).
+_CONTRIBUTION = """
+WITH moving AS (
+    SELECT * FROM unnest(%(devices)s::text[], %(domains)s::text[], %(districts)s::text[])
+      AS t (device_id, domain, district)
+), part AS (
+    SELECT v.domain, v.district, m.metric, m.bucket,
+           sum(m.n) AS n, sum(m.sum) AS sum, min(m.min) AS min, max(m.max) AS max
+    FROM moving v JOIN readings_1m m ON m.device_id = v.device_id
+    GROUP BY v.domain, v.district, m.metric, m.bucket
+)"""
+
+# Returns the minutes whose min or max may have left with the devices, or that are empty.
+_LEAVE = (
+    _CONTRIBUTION
+    + """
+UPDATE readings_district_1m x SET n = x.n - p.n, sum = x.sum - p.sum
+FROM part p
+WHERE x.domain = p.domain AND x.district = p.district AND x.metric = p.metric
+  AND x.bucket = p.bucket
+RETURNING x.domain, x.district, x.metric, x.bucket, x.n <= 0 OR p.min <= x.min OR p.max >= x.max
+"""
+)
+
+_JOIN = (
+    _CONTRIBUTION
+    + """
+INSERT INTO readings_district_1m AS x (bucket, domain, district, metric, n, sum, min, max)
+SELECT bucket, domain, district, metric, n, sum, min, max FROM part
+ORDER BY domain, district, metric, bucket
+ON CONFLICT (domain, district, metric, bucket) DO UPDATE SET
+  n = x.n + excluded.n, sum = x.sum + excluded.sum,
+  min = least(x.min, excluded.min), max = greatest(x.max, excluded.max)
+"""
+)
+
+_MEMBERS_SET = """
+INSERT INTO readings_district_members (device_id, domain, district)
+SELECT * FROM unnest(%(devices)s::text[], %(domains)s::text[], %(districts)s::text[])
+ON CONFLICT (device_id) DO UPDATE SET domain = excluded.domain, district = excluded.district
+"""
+
+_RANGES = """
+WITH ranges AS (
+    SELECT * FROM unnest(%(devices)s::text[], %(metrics)s::text[], %(lo)s::timestamptz[],
+                         %(hi)s::timestamptz[]) AS t (device_id, metric, lo, hi)
+)"""
+
+# The (group, metric, minute) keys that invalidated ranges cover, for current members.
+_RANGE_KEYS = """
+    SELECT g.domain, g.district, r.metric, b.bucket
+    FROM ranges r JOIN readings_district_members g ON g.device_id = r.device_id
+    CROSS JOIN LATERAL generate_series(time_bucket(INTERVAL '1 minute', r.lo),
+                                       time_bucket(INTERVAL '1 minute', r.hi),
+                                       INTERVAL '1 minute') AS b (bucket)"""
+
+_KEYS = _RANGES + "\nSELECT DISTINCT * FROM (" + _RANGE_KEYS + ") k"
+
+# Recompute exactly the given minutes and those the ranges cover.
+_DISTRICT_MINUTES = (
+    _RANGES
+    + """, keys AS ("""
+    + _RANGE_KEYS
+    + """
+    UNION
+    SELECT * FROM unnest(%(k_domains)s::text[], %(k_districts)s::text[],
+                         %(k_metrics)s::text[], %(k_buckets)s::timestamptz[])
+), fresh AS (
+    SELECT k.bucket, k.domain, k.district, k.metric,
+           sum(m.n) AS n, sum(m.sum) AS sum, min(m.min) AS min, max(m.max) AS max
+    FROM keys k
+    JOIN readings_district_members g ON g.domain = k.domain AND g.district = k.district
+    JOIN readings_1m m
+      ON m.device_id = g.device_id AND m.metric = k.metric AND m.bucket = k.bucket
+    GROUP BY k.domain, k.district, k.metric, k.bucket
+), gone AS (  -- a minute none of the members fills any more
+    DELETE FROM readings_district_1m x USING keys k
+    WHERE x.domain = k.domain AND x.district = k.district AND x.metric = k.metric
+      AND x.bucket = k.bucket
+      AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.domain = k.domain
+                        AND f.district = k.district AND f.metric = k.metric
+                        AND f.bucket = k.bucket)
+)
+INSERT INTO readings_district_1m AS x (bucket, domain, district, metric, n, sum, min, max)
+SELECT * FROM fresh ORDER BY domain, district, metric, bucket
+ON CONFLICT (domain, district, metric, bucket) DO UPDATE SET
+  n = excluded.n, sum = excluded.sum, min = excluded.min, max = excluded.max
+"""
+)
+
+_REBUILD = """
+INSERT INTO readings_district_1m (bucket, domain, district, metric, n, sum, min, max)
+SELECT m.bucket, g.domain, g.district, m.metric, sum(m.n), sum(m.sum), min(m.min), max(m.max)
+FROM readings_1m m JOIN readings_district_members g USING (device_id)
+GROUP BY g.domain, g.district, m.metric, m.bucket
+ORDER BY g.domain, g.district, m.metric, m.bucket
+"""
+
+
+def district_rollup_kept(conn: Connection) -> bool:
+    """Whether ``readings_district_1m`` exists and is kept (migration 70, not full TimescaleDB)."""
+    row = conn.execute(
+        "SELECT value FROM storage_settings WHERE key = 'district_rollup'"
+    ).fetchone()
+    return row is not None and row[0] == "maintained"
+
+
+Ranges = dict[tuple[str, str], tuple[datetime, datetime]]
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    return [[r[i] for r in rows] for i in range(width)]
+
+
+def _range_params(ranges: Ranges) -> dict[str, list[Any]]:
+    return {
+        "devices": [k[0] for k in ranges],
+        "metrics": [k[1] for k in ranges],
+        "lo": [r[0] for r in ranges.values()],
+        "hi": [r[1] for r in ranges.values()],
+    }
+
+
+def _sync_members(conn: Connection, ranges: Ranges) -> list[tuple[Any, ...]]:
+    """Bring the members in line with ``devices``; return the minutes to recompute."""
+    changed = conn.execute(_MEMBERSHIP).fetchall()
+    if not changed:
+        return []
+    leaving = [(d, dom, dis) for d, dom, dis, _, _ in changed if dom is not None]
+    joining = [(d, dom, dis) for d, _, _, dom, dis in changed if dom is not None]
+    recompute: list[tuple[Any, ...]] = []
+    if leaving:
+        devices, domains, districts = _columns(leaving, 3)
+        # What this pass invalidated was never added to the old group: recompute it there.
+        gone = set(devices)
+        mine = {k: r for k, r in ranges.items() if k[0] in gone}
+        if mine:
+            recompute += conn.execute(_KEYS, _range_params(mine)).fetchall()
+        params = {"devices": devices, "domains": domains, "districts": districts}
+        left = conn.execute(_LEAVE, params).fetchall()
+        recompute += [r[:4] for r in left if r[4]]
+        conn.execute("DELETE FROM readings_district_members WHERE device_id = ANY(%s)", (devices,))
+    if joining:
+        devices, domains, districts = _columns(joining, 3)
+        params = {"devices": devices, "domains": domains, "districts": districts}
+        conn.execute(_JOIN, params)
+        conn.execute(_MEMBERS_SET, params)
+    log.info(
+        "district rollup members changed",
+        extra={"left": len(leaving), "joined": len(joining), "recompute": len(recompute)},
+    )
+    return recompute
+
+
+def _refresh_districts(conn: Connection, ranges: Ranges) -> int:
+    """Sync the members, then recompute the district minutes that changed."""
+    keys = _sync_members(conn, ranges)
+    if not keys and not ranges:
+        return 0
+    k_domains, k_districts, k_metrics, k_buckets = _columns(keys, 4)
+    params: dict[str, list[Any]] = {
+        **_range_params(ranges),
+        "k_domains": k_domains,
+        "k_districts": k_districts,
+        "k_metrics": k_metrics,
+        "k_buckets": k_buckets,
+    }
+    return conn.execute(_DISTRICT_MINUTES, params).rowcount
+
+
+def rebuild_districts(conn: Connection) -> int:
+    """Rebuild the district rollup and its members from scratch (bulk loads, repairs);
+    inside the caller's transaction. Returns the rows written."""
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+    conn.execute("DELETE FROM readings_district_members")
+    conn.execute("DELETE FROM readings_district_1m")
+    conn.execute(
+        """INSERT INTO readings_district_members (device_id, domain, district)
+           SELECT device_id, domain, district FROM devices WHERE decommissioned_at IS NULL"""
+    )
+    return conn.execute(_REBUILD).rowcount
+
+
 def refresh(conn: Connection) -> tuple[int, int] | None:
     """Recompute every invalidated bucket; None if another replica is refreshing.
 
-    Returns (minute buckets, hour buckets) written.
+    Returns (minute buckets, hour buckets) written; district minutes are logged.
     """
     with translated(), conn.transaction():
         got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_KEY,)).fetchone()
@@ -63,18 +275,19 @@ def refresh(conn: Connection) -> tuple[int, int] | None:
         claimed = conn.execute(
             "DELETE FROM rollup_invalidations RETURNING device_id, metric, lo, hi"
         ).fetchall()
+        districts = district_rollup_kept(conn)
         if not claimed:
+            if districts:
+                _refresh_districts(conn, {})
             return 0, 0
-        ranges: dict[tuple[str, str], tuple[datetime, datetime]] = {}
+        ranges: Ranges = {}
         for device_id, metric, lo, hi in claimed:
             old = ranges.get((device_id, metric))
             ranges[device_id, metric] = (min(old[0], lo), max(old[1], hi)) if old else (lo, hi)
-        params = {
-            "devices": [k[0] for k in ranges],
-            "metrics": [k[1] for k in ranges],
-            "lo": [r[0] for r in ranges.values()],
-            "hi": [r[1] for r in ranges.values()],
-        }
+        params = _range_params(ranges)
         minutes = conn.execute(_MINUTES, params).rowcount
         hours = conn.execute(_HOURS, params).rowcount
+        if districts:
+            written = _refresh_districts(conn, ranges)
+            log.debug("district minutes refreshed", extra={"district_minutes": written})
     return minutes, hours
