@@ -17,8 +17,7 @@ from collections.abc import Callable
 
 from ioc.alerts import store
 from ioc.alerts.models import Alert
-from ioc.incidents import operations
-from ioc.incidents import store as incident_store
+from ioc.incidents import catalogue_store, operations
 from ioc.incidents.models import Catalogue
 from ioc.incidents.notices import Notice
 from ioc.incidents.state import Incident
@@ -116,7 +115,7 @@ def replace_incident_policies(conn: Connection, actor: Actor, catalogue: Catalog
     """An admin replaces the correlation policies and procedures; incidents that exist
     keep their key, title and steps (a deleted policy's incident keeps its own)."""
     with translated(), conn.transaction():
-        incident_store.replace_catalogue(conn, catalogue)
+        catalogue_store.replace_catalogue(conn, catalogue)
         audit.record(
             conn,
             actor,

@@ -42,12 +42,11 @@ from ioc.incidents.state import AlertTransition
 from ioc.outbox.store import enqueue
 from ioc.storage import events
 from ioc.storage.db import Connection, translated
-from ioc.types import SEVERITIES_DESC, EventKind
+from ioc.types import EventKind
 
 __all__ = [
     "acknowledge",
     "adopt_orphans",
-    "alert_figures",
     "count_alerts",
     "create_rule",
     "delete_rule",
@@ -388,66 +387,6 @@ def delete_rule(conn: Connection, rule_id: int, who: str = "api") -> None:
         ).fetchall()
         for subject, at in open_alerts:
             resolve_open(conn, rule_id, str(subject), at, None, by=who, note="rule deleted")
-
-
-_OPEN_BY_SEVERITY = ", ".join(
-    f"count(*) FILTER (WHERE state <> 'resolved' AND severity = '{s}')::int"
-    for s in SEVERITIES_DESC
-)
-
-_FIGURES = f"""
-SELECT domain, coalesce(district, ''), {_OPEN_BY_SEVERITY},
-       max(extract(epoch FROM %(now)s - started_at)) FILTER (WHERE state <> 'resolved'),
-       avg(extract(epoch FROM acknowledged_at - started_at))
-         FILTER (WHERE started_at >= %(since)s AND acknowledged_at IS NOT NULL),
-       avg(extract(epoch FROM resolved_at - started_at))
-         FILTER (WHERE started_at >= %(since)s AND resolved_at IS NOT NULL)
-FROM alerts
-WHERE (state <> 'resolved' OR started_at >= %(since)s)
-  AND (%(domain)s::text IS NULL OR domain = %(domain)s)
-  AND (%(district)s::text IS NULL OR district = %(district)s)
-GROUP BY 1, 2"""
-
-
-def empty_figures() -> dict[str, Any]:
-    """The figures of a (domain, district) without alerts."""
-    return {
-        "open": dict.fromkeys(SEVERITIES_DESC, 0),
-        "oldest_open_age_s": None,
-        "mean_time_to_ack_s": None,
-        "mean_time_to_resolve_s": None,
-    }
-
-
-def _seconds(value: object, digits: int | None = None) -> float | None:
-    if value is None:
-        return None
-    return float(value) if digits is None else round(float(value), digits)  # type: ignore[arg-type]
-
-
-def alert_figures(
-    conn: Connection,
-    now: datetime,
-    since: datetime,
-    domain: str | None = None,
-    district: str | None = None,
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """(domain, district) → open alerts by severity, the oldest one's age, and the mean
-    time to acknowledge and to resolve of alerts started since ``since``: one query,
-    whatever the history. Group alerts without a district count under ``""``."""
-    params = {"now": now, "since": since, "domain": domain, "district": district}
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    n = len(SEVERITIES_DESC)
-    with translated():
-        rows = conn.execute(_FIGURES, params).fetchall()
-    for row in rows:
-        out[(str(row[0]), str(row[1]))] = {
-            "open": dict(zip(SEVERITIES_DESC, (int(c) for c in row[2 : 2 + n]), strict=True)),
-            "oldest_open_age_s": _seconds(row[2 + n]),
-            "mean_time_to_ack_s": _seconds(row[3 + n], 1),
-            "mean_time_to_resolve_s": _seconds(row[4 + n], 1),
-        }
-    return out
 
 
 def silent_devices(conn: Connection) -> list[str]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ioc.incidents import store as incident_store
-from ioc.kpis import figures
+from ioc.kpis import figures, service_levels
 from ioc.storage.db import Connection, translated
 from ioc.types import SEVERITIES_DESC
 
@@ -39,7 +38,7 @@ def build_report(
     reporting = sum(g["devices"]["reporting"] for g in groups)
     open_alerts = {s: sum(g["alerts"]["open"].get(s, 0) for g in groups) for s in SEVERITIES_DESC}
     with translated():
-        incidents = incident_store.incident_figures(conn, now - figures.ALERT_WINDOW)
+        incidents = service_levels.incident_figures(conn, now - figures.ALERT_WINDOW)
     return {
         "schema": REPORT_SCHEMA,
         "report_id": report_id(center_id, end),

@@ -1,6 +1,7 @@
 """Incidents in the database: the one owner of ``incidents``, ``incident_alerts``,
-``incident_history``, ``incident_steps``, ``incident_escalations``,
-``incident_policies`` and ``incident_procedures``.
+``incident_history``, ``incident_steps`` and ``incident_escalations`` (the policies and
+procedures are :mod:`ioc.incidents.catalogue_store`'s; the service-level figures are
+:mod:`ioc.kpis.service_levels`').
 
 The core's values (:mod:`ioc.incidents.state`, times as epoch seconds) in and out;
 callers hold the transaction. Two engine replicas correlating at once are serialised per
@@ -18,13 +19,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
 from ioc.errors import NotFound
-from ioc.incidents.models import Catalogue
 from ioc.incidents.state import Entry, Incident, Member, Step
 from ioc.storage.db import Connection
-from ioc.types import SEVERITIES_DESC
 
 _COLUMNS = (
     "id, key, policy, title, state, severity, opened_at, since, window_s, districts, domains,"
@@ -50,47 +47,6 @@ def now(conn: Connection) -> float:
     row = conn.execute("SELECT now()").fetchone()
     assert row is not None
     return float(row[0].timestamp())
-
-
-# ---------------------------------------------------------------- policies, procedures
-
-
-def load_catalogue(conn: Connection) -> Catalogue:
-    """The stored policies (in order) and procedures, validated together."""
-    policies = conn.execute("SELECT body FROM incident_policies ORDER BY position, name").fetchall()
-    procedures = conn.execute("SELECT body FROM incident_procedures ORDER BY name").fetchall()
-    return Catalogue.model_validate(
-        {"policies": [r[0] for r in policies], "procedures": [r[0] for r in procedures]}
-    )
-
-
-def catalogue_signature(conn: Connection) -> tuple[object, ...]:
-    """Changes whenever a policy or procedure does (cheap: the engine asks often)."""
-    row = conn.execute(
-        "SELECT (SELECT count(*) FROM incident_policies),"
-        " (SELECT max(updated_at) FROM incident_policies),"
-        " (SELECT count(*) FROM incident_procedures),"
-        " (SELECT max(updated_at) FROM incident_procedures)"
-    ).fetchone()
-    return tuple(row or ())
-
-
-def replace_catalogue(conn: Connection, catalogue: Catalogue) -> None:
-    """Store ``catalogue`` as the whole set (an admin's edit); incidents keep theirs."""
-    conn.execute("DELETE FROM incident_policies")
-    conn.execute("DELETE FROM incident_procedures")
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO incident_procedures (name, body) VALUES (%s, %s)",
-            [(p.name, Jsonb(p.model_dump(mode="json"))) for p in catalogue.procedures],
-        )
-        cur.executemany(
-            "INSERT INTO incident_policies (name, position, body) VALUES (%s, %s, %s)",
-            [
-                (p.name, i, Jsonb(p.model_dump(mode="json")))
-                for i, p in enumerate(catalogue.policies)
-            ],
-        )
 
 
 # ---------------------------------------------------------------- correlation reads
@@ -434,56 +390,3 @@ def history_ids(conn: Connection, incident_id: int) -> list[int]:
         "SELECT id FROM incident_history WHERE incident_id = %s ORDER BY id", (incident_id,)
     ).fetchall()
     return [int(r[0]) for r in rows]
-
-
-# ---------------------------------------------------------------- figures
-
-_OPEN_BY_SEVERITY = ", ".join(
-    f"count(*) FILTER (WHERE state IN ('open', 'acknowledged') AND severity = '{s}')::int"
-    for s in SEVERITIES_DESC
-)
-
-_FIGURES = f"""
-SELECT dom, dis, {_OPEN_BY_SEVERITY},
-       count(*) FILTER (WHERE opened_at >= %(since)s)::int,
-       avg(extract(epoch FROM acknowledged_at - opened_at))
-         FILTER (WHERE opened_at >= %(since)s AND acknowledged_at IS NOT NULL),
-       avg(extract(epoch FROM resolved_at - opened_at))
-         FILTER (WHERE opened_at >= %(since)s AND resolved_at IS NOT NULL)
-FROM incidents
-CROSS JOIN LATERAL unnest(CASE WHEN cardinality(domains) = 0 THEN ARRAY[''] ELSE domains END)
-  AS d(dom)
-CROSS JOIN LATERAL unnest(CASE WHEN cardinality(districts) = 0 THEN ARRAY[''] ELSE districts
-  END) AS s(dis)
-WHERE (state IN ('open', 'acknowledged') OR opened_at >= %(since)s)
-  AND (%(domain)s::text IS NULL OR dom = %(domain)s)
-  AND (%(district)s::text IS NULL OR dis = %(district)s)
-GROUP BY 1, 2"""
-
-
-def empty_figures() -> dict[str, Any]:
-    return {
-        "open": dict.fromkeys(SEVERITIES_DESC, 0),
-        "opened": 0,
-        "mean_time_to_ack_s": None,
-        "mean_time_to_resolve_s": None,
-    }
-
-
-def incident_figures(
-    conn: Connection, since: datetime, domain: str | None = None, district: str | None = None
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """(domain, district) → open incidents by severity, incidents opened since ``since``,
-    and their mean time to acknowledge and to resolve: one query. An incident spanning
-    two districts counts in each (it is open in both)."""
-    params = {"since": since, "domain": domain, "district": district}
-    n = len(SEVERITIES_DESC)
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for row in conn.execute(_FIGURES, params).fetchall():
-        out[(str(row[0]), str(row[1]))] = {
-            "open": dict(zip(SEVERITIES_DESC, (int(c) for c in row[2 : 2 + n]), strict=True)),
-            "opened": int(row[2 + n]),
-            "mean_time_to_ack_s": None if row[3 + n] is None else round(float(row[3 + n]), 1),
-            "mean_time_to_resolve_s": None if row[4 + n] is None else round(float(row[4 + n]), 1),
-        }
-    return out

@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 
-from ioc.incidents import escalation, store
+from ioc.incidents import catalogue_store, escalation, store
 from ioc.incidents.correlate import correlate
 from ioc.incidents.keys import assign
 from ioc.incidents.models import Catalogue, EscalationTier
@@ -37,9 +37,9 @@ class Catalogues:
         self._catalogue: Catalogue | None = None
 
     def get(self, conn: Connection) -> Catalogue:
-        signature = store.catalogue_signature(conn)
+        signature = catalogue_store.catalogue_signature(conn)
         if self._catalogue is None or signature != self._signature:
-            self._catalogue = store.load_catalogue(conn)
+            self._catalogue = catalogue_store.load_catalogue(conn)
             self._signature = signature
         return self._catalogue
 

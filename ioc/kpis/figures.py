@@ -5,9 +5,9 @@ quickly are alerts handled, and what do the domain's own readings say.
 Current indicators read the ``latest`` table (one row per device and metric), so they
 cost the same whatever the history; the cold-chain figure reads 24 h of ``readings_1m``;
 the alert figures are one aggregate of the alert store
-(:func:`ioc.alerts.store.alert_figures`), the incident figures (open by severity, mean
+(:func:`ioc.kpis.service_levels.alert_figures`), the incident figures (open by severity, mean
 time to acknowledge and to resolve) one of the incident store
-(:func:`ioc.incidents.store.incident_figures`). What "reporting" means is
+(:func:`ioc.kpis.service_levels.incident_figures`). What "reporting" means is
 :data:`ioc.kpis.store.REPORTING`.
 """
 
@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ioc.alerts import store as alerts
-from ioc.incidents import store as incidents
-from ioc.kpis import store
+from ioc.kpis import service_levels, store
 from ioc.kpis.store import Scope
 from ioc.storage.db import Connection, translated
 from ioc.telemetry.catalog import CATALOG
@@ -127,13 +126,13 @@ def compute(
     excursions = store.excursion_minutes(
         conn, scope, "health", "fridge_temp_c", COLD_CHAIN, now - timedelta(days=1)
     )
-    figures = alerts.alert_figures(conn, now, now - ALERT_WINDOW, domain, district)
+    figures = service_levels.alert_figures(conn, now, now - ALERT_WINDOW, domain, district)
     with translated():
-        held = incidents.incident_figures(conn, now - ALERT_WINDOW, domain, district)
+        held = service_levels.incident_figures(conn, now - ALERT_WINDOW, domain, district)
     for (dom, dis), group in groups.items():
         group["indicators"] = headline(dom, group["metrics"])
         if dom == "health":
             group["indicators"]["cold_chain_excursion_minutes_24h"] = excursions.get(dis, 0)
-        group["alerts"] = figures.get((dom, dis), alerts.empty_figures())
-        group["incidents"] = held.get((dom, dis), incidents.empty_figures())
+        group["alerts"] = figures.get((dom, dis), service_levels.empty_alert_figures())
+        group["incidents"] = held.get((dom, dis), service_levels.empty_incident_figures())
     return list(groups.values())

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import psycopg
 
 from ioc.alerts import store
+from ioc.incidents import catalogue_store
 from ioc.incidents import store as incidents
 from ioc.incidents.defaults import default_catalogue
 from tests.incidents.support import absence_rule, open_alert
@@ -16,7 +17,7 @@ Conn = psycopg.Connection[tuple[object, ...]]
 
 def test_the_migration_seeds_the_shipped_policies_and_procedures(fresh_database_url: str) -> None:
     with psycopg.connect(fresh_database_url) as conn:
-        stored = incidents.load_catalogue(conn)
+        stored = catalogue_store.load_catalogue(conn)
     shipped = default_catalogue()
     assert stored.policies == shipped.policies  # in the order they are tried
     assert sorted(stored.procedures, key=str) == sorted(shipped.procedures, key=str)

@@ -14,7 +14,7 @@ from ioc.alerts import store
 from ioc.alerts.defaults import default_rules
 from ioc.alerts.models import Rule
 from ioc.goc.report import build_report
-from ioc.kpis import figures
+from ioc.kpis import figures, service_levels
 from ioc.storage.readings import ReadingWriter
 from ioc.storage.registry import NewDevice, register_devices
 from ioc.telemetry.catalog import CATALOG
@@ -96,7 +96,7 @@ def test_alert_figures_are_one_aggregate_per_group(db: Conn, unique: Callable[[s
     store.acknowledge(db, second.id, "op", at=second.started_at + timedelta(minutes=2))
     store.resolve(db, second.id, "op", at=second.started_at + timedelta(minutes=6))
 
-    got = store.alert_figures(db, now, now - timedelta(days=7), "health", district)
+    got = service_levels.alert_figures(db, now, now - timedelta(days=7), "health", district)
     assert list(got) == [("health", district)]
     g = got[("health", district)]
     assert g["open"] == {"critical": 0, "major": 2, "minor": 0, "info": 0}
@@ -104,7 +104,7 @@ def test_alert_figures_are_one_aggregate_per_group(db: Conn, unique: Callable[[s
     assert g["mean_time_to_ack_s"] == 180.0  # (4 + 2) / 2 minutes
     assert g["mean_time_to_resolve_s"] == 360.0
     # Outside the window, only what is still open counts.
-    old = store.alert_figures(db, now, now + timedelta(seconds=1), "health", district)
+    old = service_levels.alert_figures(db, now, now + timedelta(seconds=1), "health", district)
     assert old[("health", district)]["mean_time_to_ack_s"] is None
     assert old[("health", district)]["open"]["major"] == 2
-    assert store.alert_figures(db, now, now, "health", unique("nowhere")) == {}
+    assert service_levels.alert_figures(db, now, now, "health", unique("nowhere")) == {}

@@ -18,7 +18,7 @@ from ioc.api.deps import Admin, Db, Operator, Viewer
 from ioc.api.models import Page
 from ioc.api.problems import responses
 from ioc.errors import InvalidPayload
-from ioc.incidents import store, views
+from ioc.incidents import catalogue_store, store, views
 from ioc.incidents.models import Catalogue
 from ioc.incidents.views import IncidentDetail, IncidentSummary
 from ioc.types import Domain, IncidentState, Severity
@@ -161,7 +161,7 @@ def tick(
 )
 def get_policies(_: Viewer, db: Db) -> Catalogue:
     with db.connect() as conn:
-        return store.load_catalogue(conn)
+        return catalogue_store.load_catalogue(conn)
 
 
 @router.put(
@@ -173,4 +173,4 @@ def get_policies(_: Viewer, db: Db) -> Catalogue:
 def put_policies(who: Admin, db: Db, body: Annotated[Catalogue, Body()]) -> Catalogue:
     with db.connect() as conn:
         lifecycle.replace_incident_policies(conn, who.actor, body)
-        return store.load_catalogue(conn)
+        return catalogue_store.load_catalogue(conn)
