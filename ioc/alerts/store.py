@@ -1,7 +1,6 @@
-"""Alerts in the database: the one owner of ``alerts`` and ``alert_history``.
-
-The queries the API serves, the figures the KPIs report (one SQL aggregate) and the
-lifecycle writes.
+"""Alerts in the database: the one owner of ``alerts`` and ``alert_history``: the
+queries the API serves and the lifecycle writes (the KPIs' aggregate over alerts is
+:mod:`ioc.kpis.service_levels`).
 
 Every change of an alert — opened, acknowledged, resolved — happens in one transaction
 with its history row, its live-stream event (:func:`ioc.storage.events.publish`) and
