@@ -10,9 +10,10 @@ The CLI is ``python -m devices.simulator`` (see :mod:`devices.simulator.cli`).
 """
 
 from devices.simulator.engine import Message, Simulator
+from devices.simulator.expectations import ExpectedAlert
 from devices.simulator.faults import EXPECTED, FaultKind, FaultPlan
 from devices.simulator.fleet import Device, Fleet
-from devices.simulator.scenarios import SCENARIOS, ExpectedAlert, Scenario
+from devices.simulator.scenarios import SCENARIOS, Scenario
 
 __all__ = [
     "EXPECTED",
