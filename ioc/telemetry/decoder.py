@@ -4,6 +4,12 @@ Pure: no broker, no database, no clock. The caller passes the time the message w
 received and a lookup into the device registry. This is the one place the rules of the
 MQTT contract live; ingest, the simulator's tests and the API all go through it.
 
+The common case (one well-formed sample, readings that are numbers) takes a fast path:
+the sample's shape is checked by hand and each reading against bounds compiled from
+the catalog once (:func:`_bounds`); anything else goes the model's way
+(:mod:`ioc.telemetry.payloads`), which also words the rejection. Both paths accept and
+refuse exactly the same payloads.
+
 A rejection costs only what it touches: a bad reading drops that reading, a bad sample
 in a batch drops that sample, and only a payload that cannot be read at all drops the
 whole message.
@@ -17,9 +23,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -184,6 +191,80 @@ def reading_value(metric_name: str, domain: str, raw: object, catalog: Catalog) 
     return value
 
 
+#: Per catalog and domain: metric name → (min, max), for the fast path.
+_Bounds = Mapping[str, tuple[float, float]]
+_BOUNDS: dict[tuple[int, str], tuple[Catalog, _Bounds]] = {}
+
+
+def _bounds(catalog: Catalog, domain: str) -> _Bounds:
+    key = (id(catalog), domain)
+    entry = _BOUNDS.get(key)
+    if entry is not None and entry[0] is catalog:  # the entry holds it: its id is not reused
+        return entry[1]
+    found = {m.name: (m.min, m.max) for m in catalog.get(domain, {}).values()}
+    if len(_BOUNDS) < 64:  # catalogs are few: tests make some, ingest uses one
+        _BOUNDS[key] = (catalog, found)
+    return found
+
+
+@lru_cache(maxsize=16384)
+def _topic(topic: str) -> Topic:
+    """:func:`parse_topic`, remembered: a device publishes on the same topic all day."""
+    return parse_topic(topic)
+
+
+def _fast_sample(
+    raw: Any,
+    topic: Topic,
+    received_at: datetime,
+    policy: DecodePolicy,
+    bounds: _Bounds,
+    out: Decoded,
+) -> bool:
+    """Decode a sample that needs no model: a dict with text ``ts``, no or a
+    non-negative integer ``seq`` and finite in-range numbers as readings. False (and
+    ``out`` untouched) when it is anything else: the caller then takes the model path."""
+    if type(raw) is not dict:
+        return False
+    ts_raw = raw.get("ts")
+    seq = raw.get("seq")
+    readings = raw.get("readings")
+    if (
+        type(ts_raw) is not str
+        or type(readings) is not dict
+        or not readings
+        or not (seq is None or (type(seq) is int and seq >= 0))
+    ):
+        return False
+    values: list[tuple[str, float]] = []
+    for name, value in readings.items():
+        kind = type(value)
+        if kind is not float and kind is not int:
+            return False
+        limits = bounds.get(name)
+        if limits is None:
+            return False
+        number = float(value) if kind is float else _small_int(value)
+        if number is None or not (limits[0] <= number <= limits[1]):
+            return False  # also NaN and ±inf: no comparison holds
+        values.append((name, number + 0.0))  # -0.0 + 0.0 is 0.0
+    ts = parse_timestamp(ts_raw)
+    if ts > received_at + policy.max_future or ts < received_at - policy.max_age:
+        return False
+    if seq is not None:
+        out.seqs.append(seq)
+    device_id = topic.device_id
+    out.readings.extend([Reading(ts, device_id, name, number) for name, number in values])
+    return True
+
+
+def _small_int(value: int) -> float | None:
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
 def _decode_sample(
     raw: Any,
     index: int,
@@ -227,7 +308,7 @@ def decode_telemetry(
 ) -> Decoded:
     """Decode one telemetry message; never raises for bad input."""
     try:
-        parsed = parse_topic(topic)
+        parsed = _topic(topic)
     except InvalidInput as exc:
         return _refuse(None, exc)
     try:
@@ -245,8 +326,11 @@ def decode_telemetry(
         return _refuse(parsed, exc)
 
     out = Decoded(topic=parsed, samples=len(samples))
+    bounds = _bounds(catalog, parsed.domain)
     for index, raw in enumerate(samples):
         try:
+            if _fast_sample(raw, parsed, received_at, policy, bounds, out):
+                continue
             _decode_sample(raw, index, parsed, received_at, policy, catalog, out)
         except InvalidInput as exc:
             out.rejections.append(Rejection(exc.reason, exc.detail, index))
