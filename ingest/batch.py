@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from ioc.errors import InvalidInput
 from ioc.mqtt.types import Delivery
-from ioc.storage.readings import DeadLetter, dedupe
+from ioc.storage.readings import DeadLetter
 from ioc.telemetry.decoder import (
     DecodePolicy,
     DeviceLookup,
@@ -48,6 +49,8 @@ class BatchPlan:
     status: int = 0
     #: readings dropped as in-batch duplicates, per message index
     in_batch_duplicates: dict[int, int] = field(default_factory=dict)
+    #: (time, device, metric) of every reading kept: the first copy wins
+    seen: set[tuple[datetime, str, str]] = field(default_factory=set)
 
 
 def dead_letter(
@@ -99,7 +102,7 @@ def plan_batch(
             plan.dead_letters.append(
                 dead_letter(msg, device_of_topic(msg.topic), RejectReason.INVALID_PAYLOAD, [why])
             )
-    plan.readings, plan.in_batch_duplicates = dedupe(plan.readings)
+    plan.seen.clear()  # only needed while planning
     return plan
 
 
@@ -135,10 +138,27 @@ def _plan_message(
         for reason, items in by_reason.items()
     ]
     plan.telemetry += 1
-    plan.readings.extend((reading, index) for reading in decoded.readings)
+    _keep(plan, index, decoded.readings)
     for reason, items in by_reason.items():
         plan.rejected[reason] += len(items)
     plan.dead_letters.extend(letters)
+
+
+def _keep(plan: BatchPlan, index: int, readings: Sequence[Reading]) -> None:
+    """Add readings unless the batch already has their (device, metric, time); count
+    the copies per message (the first copy wins): de-duplicated in the one pass."""
+    seen = plan.seen
+    kept = plan.readings
+    dropped = 0
+    for reading in readings:
+        key = reading[:3]
+        if key in seen:
+            dropped += 1
+        else:
+            seen.add(key)
+            kept.append((reading, index))
+    if dropped:
+        plan.in_batch_duplicates[index] = plan.in_batch_duplicates.get(index, 0) + dropped
 
 
 def duplicate_letters(
