@@ -4,7 +4,7 @@ state directory, so tests never share a broker (or a shared subscription) with a
 It runs the build that deploy/local/infra.sh installs (Mosquitto 2.1 with the
 persist-sqlite plugin, docs/broker.md), never whatever ``mosquitto`` is on PATH: Debian
 12's 2.0.11 loses shared subscriptions across a restart, and the tests must see the
-broker the project runs."""
+broker the project runs, with the retain-guard plugin that the same script builds."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ DYNSEC_AUTH = ROOT / "deploy" / "mosquitto" / "dynsec.auth.in"
 MOSQUITTO_HOME = Path(os.environ.get("IOC_MOSQUITTO_HOME", "/opt/ioc-mosquitto/current"))
 MOSQUITTO = MOSQUITTO_HOME / "sbin" / "mosquitto"
 PLUGIN_DIR = MOSQUITTO_HOME / "lib"
+#: The project's own plugin (deploy/mosquitto/plugins), which ioc.conf.in loads: no
+#: retained PUBLISH under ioc/v1/ except on status. infra.sh builds it beside the others.
+RETAIN_GUARD = PLUGIN_DIR / "ioc_retain_guard.so"
 
 
 def free_port() -> int:
@@ -110,7 +113,9 @@ class Broker:
 
     def start(self) -> Broker:
         if not mosquitto_available():
-            raise RuntimeError(f"{MOSQUITTO} is not installed: run deploy/local/infra.sh")
+            raise RuntimeError(
+                f"{MOSQUITTO} or {RETAIN_GUARD.name} is not installed: run deploy/local/infra.sh"
+            )
         self.process = subprocess.Popen(
             [str(MOSQUITTO), "-c", str(self.conf)],
             stdout=subprocess.DEVNULL,
@@ -145,4 +150,4 @@ class Broker:
 
 
 def mosquitto_available() -> bool:
-    return os.access(MOSQUITTO, os.X_OK) and os.path.exists(CONF_TEMPLATE)
+    return os.access(MOSQUITTO, os.X_OK) and RETAIN_GUARD.exists() and CONF_TEMPLATE.exists()

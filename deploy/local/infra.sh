@@ -3,7 +3,8 @@
 #   - PostgreSQL 15 with the TimescaleDB extension: its own cluster "15/ioc" on port
 #     ${IOC_PG_PORT:-5433}, so that the machine's own cluster on 5432 is left alone;
 #   - Mosquitto 2.1 with the project's configuration (persistence, queue and in-flight
-#     limits set for ack-after-commit), its own instance on ${IOC_MQTT_PORT:-1884}, and
+#     limits set for ack-after-commit, the retain-guard plugin built here against it:
+#     no retained telemetry), its own instance on ${IOC_MQTT_PORT:-1884}, and
 #     with TLS (mqtts://) on ${IOC_MQTT_TLS_PORT:-8884}, its certificate from a private CA
 #     made here once (.run/tls: ca.pem for clients, server.pem/key, client.pem/key);
 #   - the Python virtual environment .venv with the project installed.
@@ -154,7 +155,8 @@ render_mosquitto_conf() {
 mosquitto_ok() {
   # mosquitto_ok PREFIX: a 2.1 broker with the persist-sqlite plugin is installed there.
   local banner
-  [ -x "$1/sbin/mosquitto" ] && [ -f "$1/lib/mosquitto_persist_sqlite.so" ] || return 1
+  [ -x "$1/sbin/mosquitto" ] && [ -f "$1/lib/mosquitto_persist_sqlite.so" ] \
+    && [ -f "$1/include/mosquitto/broker_plugin.h" ] || return 1
   banner="$("$1/sbin/mosquitto" -h 2>/dev/null || true)"
   [[ "$banner" == *"mosquitto version 2.1."* ]]
 }
@@ -197,6 +199,30 @@ install_mosquitto() {
     $SUDO ln -sfn "$prefix/$tool" "/usr/local/$tool"
   done
   $SUDO ln -sfn "$prefix" "$MOSQUITTO_ROOT/current"
+  install_retain_guard "$prefix"
+}
+
+install_retain_guard() {
+  # install_retain_guard PREFIX: the project's ACL plugin (deploy/mosquitto/plugins,
+  # refuses retained PUBLISHes except on .../status), compiled against this build's own
+  # headers and installed beside its other plugins. Rebuilt when its source or the
+  # flags change (the stamp beside it); a second or so, time-boxed.
+  local src="$ROOT/deploy/mosquitto/plugins/ioc_retain_guard.c"
+  local lib="$1/lib/ioc_retain_guard.so"
+  local flags=(-std=gnu11 -O2 -Wall -Wextra -Werror -fPIC -shared -I"$1/include")
+  local stamp
+  stamp="$( (cat "$src"; echo "${flags[*]}") | sha256sum | cut -d' ' -f1)"
+  if [ -f "$lib" ] && [ "$(cat "$lib.sha256" 2>/dev/null)" = "$stamp" ]; then
+    return 0
+  fi
+  apt_install build-essential
+  local tmp; tmp="$(mktemp -d)"
+  timeout 120 cc "${flags[@]}" "$src" -o "$tmp/ioc_retain_guard.so" \
+    || { rm -rf "$tmp"; log "building the retain-guard plugin failed"; exit 1; }
+  $SUDO install -m 0644 "$tmp/ioc_retain_guard.so" "$lib"
+  echo "$stamp" | $SUDO tee "$lib.sha256" >/dev/null
+  rm -rf "$tmp"
+  log "retain-guard plugin installed in $lib"
 }
 
 start_mosquitto() {
@@ -207,7 +233,8 @@ start_mosquitto() {
   make_certs
   render_mosquitto_conf "$MQTT_PORT" "$dir" "allow_anonymous true" "$MQTT_TLS_PORT" > "$dir/mosquitto.conf.new"
   local binary="$MOSQUITTO_ROOT/current/sbin/mosquitto"
-  readlink -f "$binary" > "$dir/binary.new"
+  # The build and the plugin it loads: either changing restarts the broker.
+  { readlink -f "$binary"; sha256sum < "$MOSQUITTO_ROOT/current/lib/ioc_retain_guard.so"; } > "$dir/binary.new"
   local running=0
   if [ -f "$dir/mosquitto.pid" ] && kill -0 "$(cat "$dir/mosquitto.pid")" 2>/dev/null; then
     running=1

@@ -1,8 +1,9 @@
 #!/bin/sh
-# Start Mosquitto with the project's configuration and the dynamic-security plugin, no
-# anonymous access. The configuration is rendered from the same files the local set-up
-# and the tests use (deploy/mosquitto/ioc.conf.in, with dynsec.auth.in as its @AUTH@
-# block), so queue, in-flight and persistence settings are never copied by hand.
+# Start Mosquitto with the project's configuration, the dynamic-security plugin and the
+# project's retain guard (no retained telemetry), no anonymous access. The configuration
+# is rendered from the same files the local set-up and the tests use
+# (deploy/mosquitto/ioc.conf.in, with dynsec.auth.in as its @AUTH@ block), so queue,
+# in-flight and persistence settings are never copied by hand.
 #
 # On first start it creates the dynamic-security file with the admin account from
 # MQTT_ADMIN_USER / MQTT_ADMIN_PASSWORD (`mosquitto_ctrl dynsec init`); after that the
@@ -29,16 +30,18 @@ DYNSEC="$DATA/dynamic-security.json"
 CONF="$DATA/mosquitto.conf"
 
 # The plugins of the broker that runs: beside its own build (local, /opt/ioc-mosquitto),
-# or where the official image (/usr/lib) or Debian puts them.
+# or where the project's image (deploy/mosquitto/docker/Dockerfile: the official image's
+# /usr/lib plus our ioc_retain_guard.so) or Debian puts them.
 binary="$(command -v mosquitto)"
 plugin_dir=""
 for candidate in "$(dirname "$(readlink -f "$binary")")/../lib" /usr/lib \
                  /usr/lib/x86_64-linux-gnu /usr/lib/aarch64-linux-gnu; do
-  if [ -f "$candidate/mosquitto_dynamic_security.so" ] && [ -f "$candidate/mosquitto_persist_sqlite.so" ]; then
+  if [ -f "$candidate/mosquitto_dynamic_security.so" ] && [ -f "$candidate/mosquitto_persist_sqlite.so" ] \
+     && [ -f "$candidate/ioc_retain_guard.so" ]; then
     plugin_dir="$(cd "$candidate" && pwd)"; break
   fi
 done
-[ -n "$plugin_dir" ] || { echo "Mosquitto 2.1 plugins (dynamic security, persist-sqlite) not found" >&2; exit 1; }
+[ -n "$plugin_dir" ] || { echo "Mosquitto 2.1 plugins (dynamic security, persist-sqlite, ioc_retain_guard) not found" >&2; exit 1; }
 
 mkdir -p "$DATA"
 if [ ! -f "$DYNSEC" ]; then
