@@ -138,37 +138,42 @@ _RANGE_KEYS = """
 
 _KEYS = _RANGES + "\nSELECT DISTINCT * FROM (" + _RANGE_KEYS + ") k"
 
-# Recompute exactly the given minutes and those the ranges cover.
-_DISTRICT_MINUTES = (
-    _RANGES
-    + """, keys AS ("""
-    + _RANGE_KEYS
-    + """
-    UNION
-    SELECT * FROM unnest(%(k_domains)s::text[], %(k_districts)s::text[],
-                         %(k_metrics)s::text[], %(k_buckets)s::timestamptz[])
-), fresh AS (
-    SELECT k.bucket, k.domain, k.district, k.metric,
-           sum(m.n) AS n, sum(m.sum) AS sum, min(m.min) AS min, max(m.max) AS max
-    FROM keys k
-    JOIN readings_district_members g ON g.domain = k.domain AND g.district = k.district
+# Each minute recomputed from its group's members: a lateral per key, so the plan probes
+# readings_1m by its key instead of scanning it.
+_FRESH = """
+SELECT k.domain, k.district, k.metric, k.bucket, a.n, a.sum, a.min, a.max
+FROM unnest(%(domains)s::text[], %(districts)s::text[], %(metrics)s::text[],
+            %(buckets)s::timestamptz[]) AS k (domain, district, metric, bucket)
+CROSS JOIN LATERAL (
+    SELECT sum(m.n) AS n, sum(m.sum) AS sum, min(m.min) AS min, max(m.max) AS max
+    FROM readings_district_members g
     JOIN readings_1m m
       ON m.device_id = g.device_id AND m.metric = k.metric AND m.bucket = k.bucket
-    GROUP BY k.domain, k.district, k.metric, k.bucket
-), gone AS (  -- a minute none of the members fills any more
-    DELETE FROM readings_district_1m x USING keys k
-    WHERE x.domain = k.domain AND x.district = k.district AND x.metric = k.metric
-      AND x.bucket = k.bucket
-      AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.domain = k.domain
-                        AND f.district = k.district AND f.metric = k.metric
-                        AND f.bucket = k.bucket)
-)
-INSERT INTO readings_district_1m AS x (bucket, domain, district, metric, n, sum, min, max)
-SELECT * FROM fresh ORDER BY domain, district, metric, bucket
+    WHERE g.domain = k.domain AND g.district = k.district
+) AS a
+"""
+
+_PUT = """
+INSERT INTO readings_district_1m AS x (domain, district, metric, bucket, n, sum, min, max)
+SELECT * FROM unnest(%(domains)s::text[], %(districts)s::text[], %(metrics)s::text[],
+                     %(buckets)s::timestamptz[], %(n)s::bigint[], %(sum)s::float8[],
+                     %(min)s::float8[], %(max)s::float8[])
+ORDER BY 1, 2, 3, 4
 ON CONFLICT (domain, district, metric, bucket) DO UPDATE SET
   n = excluded.n, sum = excluded.sum, min = excluded.min, max = excluded.max
 """
-)
+
+# A minute none of the members fills any more.
+_DROP = """
+DELETE FROM readings_district_1m x
+USING unnest(%(domains)s::text[], %(districts)s::text[], %(metrics)s::text[],
+             %(buckets)s::timestamptz[]) AS k (domain, district, metric, bucket)
+WHERE x.domain = k.domain AND x.district = k.district AND x.metric = k.metric
+  AND x.bucket = k.bucket
+"""
+
+_KEY_COLUMNS = ("domains", "districts", "metrics", "buckets")
+
 
 _REBUILD = """
 INSERT INTO readings_district_1m (bucket, domain, district, metric, n, sum, min, max)
@@ -192,6 +197,11 @@ Ranges = dict[tuple[str, str], tuple[datetime, datetime]]
 
 def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
     return [[r[i] for r in rows] for i in range(width)]
+
+
+def _arrays(names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    """Rows as one array parameter per column, for ``unnest``."""
+    return dict(zip(names, _columns(rows, len(names)), strict=True))
 
 
 def _range_params(ranges: Ranges) -> dict[str, list[Any]]:
@@ -236,18 +246,19 @@ def _sync_members(conn: Connection, ranges: Ranges) -> list[tuple[Any, ...]]:
 
 def _refresh_districts(conn: Connection, ranges: Ranges) -> int:
     """Sync the members, then recompute the district minutes that changed."""
-    keys = _sync_members(conn, ranges)
-    if not keys and not ranges:
+    keys = set(_sync_members(conn, ranges))
+    if ranges:
+        keys.update(conn.execute(_KEYS, _range_params(ranges)).fetchall())
+    if not keys:
         return 0
-    k_domains, k_districts, k_metrics, k_buckets = _columns(keys, 4)
-    params: dict[str, list[Any]] = {
-        **_range_params(ranges),
-        "k_domains": k_domains,
-        "k_districts": k_districts,
-        "k_metrics": k_metrics,
-        "k_buckets": k_buckets,
-    }
-    return conn.execute(_DISTRICT_MINUTES, params).rowcount
+    fresh = conn.execute(_FRESH, _arrays(_KEY_COLUMNS, sorted(keys))).fetchall()
+    filled = [r for r in fresh if r[4] is not None]
+    empty = [r for r in fresh if r[4] is None]
+    if filled:
+        conn.execute(_PUT, _arrays((*_KEY_COLUMNS, "n", "sum", "min", "max"), filled))
+    if empty:
+        conn.execute(_DROP, _arrays(_KEY_COLUMNS, empty))
+    return len(filled)
 
 
 def rebuild_districts(conn: Connection) -> int:
