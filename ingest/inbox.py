@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from datetime import UTC, datetime
 
 from ioc.mqtt.types import Delivery
 
@@ -34,15 +35,18 @@ class Inbox:
                 self._wakeup.notify()
 
     def take(self, idle_wait_s: float = 0.25) -> list[Delivery]:
-        """Wait for a first message, then up to ``batch_wait_s`` more for a full batch;
-        the batch is "busy" until :meth:`done`."""
+        """Wait for a first message, then for a full batch until ``batch_wait_s`` after
+        the oldest queued one arrived; the batch is "busy" until :meth:`done`."""
         limit = self.batch_messages
         with self._wakeup:
             if not self._queue:
                 self._wakeup.wait(timeout=idle_wait_s)
             if not self._queue:
                 return []
-            deadline = time.monotonic() + self.batch_wait_s
+            # the wait runs from when the oldest message arrived, not from now: a
+            # writer that was busy committing the last batch has waited already
+            waited = (datetime.now(UTC) - self._queue[0].received_at).total_seconds()
+            deadline = time.monotonic() + self.batch_wait_s - max(0.0, waited)
             while len(self._queue) < limit and not self.closing.is_set():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
