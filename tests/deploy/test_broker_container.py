@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,8 +24,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from ioc.telemetry.topics import TELEMETRY_FILTER, shared, telemetry_topic
-from testkit.broker import free_port, wait_for_port
+from ioc.telemetry.topics import TELEMETRY_FILTER, shared, status_topic, telemetry_topic
+from testkit.broker import MOSQUITTO_HOME, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "deploy/mosquitto/docker/entrypoint.sh"
@@ -55,6 +56,9 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
         wait_for_port(port)
         conf = (data / "mosquitto.conf").read_text()
         assert "allow_anonymous false" in conf and "mosquitto_dynamic_security.so" in conf
+        # the retain guard, from the same plugin directory, checked before dynamic security
+        guard = conf.index("/ioc_retain_guard.so\n")
+        assert guard < conf.index("/mosquitto_dynamic_security.so\n")
         assert "max_queued_messages 20000000" in conf  # the project's settings, rendered
         setup = subprocess.run(
             [sys.executable, str(ACCOUNTS)],
@@ -139,6 +143,82 @@ def test_ingest_may_share_subscribe_and_receives_what_the_simulator_publishes(br
     for c in (ingest, sim):
         c.disconnect()
         c.loop_stop()
+
+
+def test_retained_telemetry_is_refused_and_retained_status_kept(broker: int) -> None:
+    """The container's broker loads the retain guard: even the simulator, which may
+    publish as any device, cannot leave a retained telemetry message on the broker."""
+    sim, reason = _client(broker, "simulator-0", PASSWORDS["simulator"])
+    assert reason == "Success"
+    acks: dict[int, str] = {}
+    acked = threading.Condition()
+
+    def on_publish(_c: mqtt.Client, _u: object, mid: int, rc: object, _p: object) -> None:
+        with acked:
+            acks[mid] = str(rc)
+            acked.notify_all()
+
+    sim.on_publish = on_publish
+
+    def publish(topic: str, retain: bool) -> str:
+        mid = sim.publish(topic, b'{"ts": 0, "readings": {}}', qos=1, retain=retain).mid
+        with acked:
+            assert acked.wait_for(lambda: mid in acks, timeout=10)
+        return acks[mid]
+
+    try:
+        assert publish(telemetry_topic("traffic", "cam-9"), retain=True) == "Not authorized"
+        assert publish(telemetry_topic("traffic", "cam-9"), retain=False) != "Not authorized"
+        assert publish(status_topic("traffic", "cam-9"), retain=True) != "Not authorized"
+    finally:
+        sim.disconnect()
+        sim.loop_stop()
+
+
+def _dockerfile() -> str:
+    return (ROOT / "deploy/mosquitto/docker/Dockerfile").read_text()
+
+
+def test_the_broker_image_is_the_official_one_plus_the_plugin() -> None:
+    """deploy/mosquitto/docker/Dockerfile as data (Docker cannot run here): a build
+    stage and the pinned official image, the plugin compiled against the headers of the
+    same Mosquitto release and installed where the entrypoint looks for plugins."""
+    text = _dockerfile()
+    bases = [line.split()[1] for line in text.splitlines() if line.startswith("FROM ")]
+    assert len(bases) == 2 and bases[-1] == "eclipse-mosquitto:2.1.2-alpine"
+    for base in bases:
+        assert re.fullmatch(r"[a-z0-9./-]+:\d+\.\d+\.\d+(-[a-z0-9.-]+)?", base), base
+    mosquitto_version = bases[-1].split(":")[1].split("-")[0]
+    assert f"'mosquitto-dev~{mosquitto_version}'" in text, "headers of another release"
+    assert "COPY --from=plugin /src/ioc_retain_guard.so /usr/lib/ioc_retain_guard.so" in text
+    context = ROOT / "deploy/mosquitto"
+    for line in text.splitlines():
+        if line.startswith("COPY ") and "--from" not in line:
+            for source in line.split()[1:-1]:
+                assert (context / source).is_file(), f"{source} is not in the build context"
+    assert 'ENTRYPOINT ["/bin/sh", "/ioc/entrypoint.sh"]' in text
+
+
+def test_the_plugin_compiles_as_the_image_compiles_it(tmp_path: Path) -> None:
+    """The Dockerfile's compiler line, run here against the 2.1.2 headers of the local
+    build (the same release), with every warning an error; the result exports the plugin
+    interface and needs nothing but libc and the broker."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    assert compiler, "no C compiler: run deploy/local/infra.sh"
+    command = re.search(r"RUN (cc [^\n]*\\\n[^\n]*)", _dockerfile())
+    assert command, "the Dockerfile compiles the plugin with cc"
+    args = command.group(1).replace("\\\n", " ").split()[1:]
+    source = ROOT / "deploy/mosquitto/plugins/ioc_retain_guard.c"
+    output = tmp_path / "ioc_retain_guard.so"
+    args = [
+        str(source) if a.endswith(".c") else str(output) if a.endswith(".so") else a for a in args
+    ]
+    include = MOSQUITTO_HOME / "include"
+    done = subprocess.run([compiler, f"-I{include}", *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    symbols = subprocess.run(["nm", "-D", str(output)], capture_output=True, text=True).stdout
+    for name in ("mosquitto_plugin_version", "mosquitto_plugin_init", "mosquitto_plugin_cleanup"):
+        assert f" T {name}" in symbols
 
 
 def test_account_setup_is_idempotent(broker: int) -> None:

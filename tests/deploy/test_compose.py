@@ -44,7 +44,10 @@ def test_the_stack_has_every_part() -> None:
         "simulator",
     } <= set(SERVICES)
     assert "timescaledb" in SERVICES["timescaledb"]["image"]  # the full edition
-    assert SERVICES["mosquitto"]["image"].startswith("eclipse-mosquitto:2")
+    # the official Mosquitto 2 image plus the project's retain guard (built, its own tag)
+    assert SERVICES["mosquitto"]["image"].startswith("ioc-mosquitto:2.")
+    broker_dockerfile = ROOT / "deploy/mosquitto/docker/Dockerfile"
+    assert "\nFROM eclipse-mosquitto:2." in broker_dockerfile.read_text()
     assert SERVICES["grafana"]["image"].startswith("grafana/grafana-oss:")
     assert SERVICES["simulator"]["profiles"] == ["simulator"]
 
@@ -53,10 +56,12 @@ def test_the_stack_has_every_part() -> None:
 def test_mounted_and_built_files_exist(name: str) -> None:
     service = SERVICES[name]
     if "build" in service:
-        context = ROOT / (
-            service["build"] if isinstance(service["build"], str) else service["build"]["context"]
+        build = service["build"]
+        context = ROOT / (build if isinstance(build, str) else build["context"])
+        dockerfile = (
+            "Dockerfile" if isinstance(build, str) else build.get("dockerfile", "Dockerfile")
         )
-        assert (context / "Dockerfile").is_file()
+        assert (context / dockerfile).is_file()
     for volume in service.get("volumes", []):
         source = volume.split(":")[0]
         if source.startswith("."):

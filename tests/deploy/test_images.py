@@ -65,8 +65,19 @@ def test_every_image_has_an_exact_version(name: str) -> None:
 
 
 def test_the_project_image_carries_the_package_version() -> None:
-    built = {s["image"] for s in SERVICES.values() if "build" in s}
+    built = {s["image"] for n, s in SERVICES.items() if "build" in s and n != "mosquitto"}
     assert built == {f"ioc:{VERSION}"}
+
+
+def test_the_broker_image_carries_its_mosquitto_version() -> None:
+    """The broker is the official image plus the retain-guard plugin: its tag starts with
+    the Mosquitto version its Dockerfile builds on (deploy/mosquitto/docker/Dockerfile)."""
+    build = SERVICES["mosquitto"]["build"]
+    text = (ROOT / build["context"] / build["dockerfile"]).read_text()
+    base = [line.split()[1] for line in text.splitlines() if line.startswith("FROM ")][-1]
+    name, _, version = base.partition(":")
+    assert name == "eclipse-mosquitto"
+    assert SERVICES["mosquitto"]["image"].startswith(f"ioc-mosquitto:{version.split('-')[0]}-")
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
