@@ -90,15 +90,26 @@ class WriteResult:
 _COPY_READINGS = "COPY readings (time, device_id, metric, value) FROM STDIN (FORMAT BINARY)"
 _READING_TYPES = ["timestamptz", "text", "text", "float8"]
 
-_UPSERT_LATEST = """
+#: A batch's newest reading and oldest time per device and metric, COPYed (binary):
+#: COPY costs about a microsecond a row where array parameters cost six.
+_SPANS = "ingest_spans"
+_SPANS_DDL = f"""CREATE TEMP TABLE IF NOT EXISTS {_SPANS} (
+                   device_id text NOT NULL,
+                   metric text NOT NULL,
+                   time timestamptz NOT NULL,
+                   value double precision NOT NULL,
+                   lo timestamptz NOT NULL) ON COMMIT DELETE ROWS"""
+_SPAN_TYPES = ["text", "text", "timestamptz", "float8", "timestamptz"]
+
+_UPSERT_LATEST = f"""
 INSERT INTO latest (device_id, metric, time, value)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::float8[])
+SELECT device_id, metric, time, value FROM {_SPANS} ORDER BY device_id, metric
 ON CONFLICT (device_id, metric) DO UPDATE SET time = excluded.time, value = excluded.value
 WHERE latest.time < excluded.time"""
 
-_LOG_INVALIDATIONS = """
+_LOG_INVALIDATIONS = f"""
 INSERT INTO rollup_invalidations (device_id, metric, lo, hi)
-SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::timestamptz[])"""
+SELECT device_id, metric, lo, time FROM {_SPANS}"""
 
 
 class ReadingWriter:
@@ -146,13 +157,15 @@ class ReadingWriter:
                 newest[key] = reading
             elif reading.time < oldest[key]:
                 oldest[key] = reading.time
-        keys = sorted(newest)
-        devices = [k[0] for k in keys]
-        metrics = [k[1] for k in keys]
-        his = [newest[k].time for k in keys]
-        cur.execute(_UPSERT_LATEST, (devices, metrics, his, [newest[k].value for k in keys]))
+        cur.execute(_SPANS_DDL)  # once per connection; a no-op after that
+        with cur.copy(f"COPY {_SPANS} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_SPAN_TYPES)
+            for key, reading in newest.items():
+                copy.write_row((*key, reading.time, reading.value, oldest[key]))
+        cur.execute(_UPSERT_LATEST)
         if self._maintain_rollups:
-            cur.execute(_LOG_INVALIDATIONS, (devices, metrics, [oldest[k] for k in keys], his))
+            cur.execute(_LOG_INVALIDATIONS)
+        cur.execute(f"DELETE FROM {_SPANS}")  # ON COMMIT clears it too
 
     def _write_staged(
         self, conn: Connection, readings: Sequence[tuple[Reading, int]]
