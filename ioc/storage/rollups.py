@@ -35,7 +35,7 @@ log = logging.getLogger("ioc.rollups")
 
 _LOCK_KEY = 0x10C_2011  # "IOC rollups"
 
-_MINUTES = """
+_MINUTES_BODY = """
 WITH ranges AS (
     SELECT device_id, metric, time_bucket(INTERVAL '1 minute', lo) AS lo,
            time_bucket(INTERVAL '1 minute', hi) + INTERVAL '1 minute' AS hi
@@ -51,6 +51,19 @@ GROUP BY x.device_id, x.metric, b ORDER BY x.device_id, x.metric, b
 ON CONFLICT (device_id, metric, bucket) DO UPDATE SET
   n = excluded.n, sum = excluded.sum, min = excluded.min, max = excluded.max, avg = excluded.avg
 """
+
+_MINUTES = _MINUTES_BODY
+
+# The same, returning the district minutes of members that it rewrote, with a count each.
+_MINUTES_KEYED = (
+    "WITH written AS ("
+    + _MINUTES_BODY
+    + """RETURNING device_id, metric, bucket)
+SELECT g.domain, g.district, w.metric, w.bucket, count(*)
+FROM written w LEFT JOIN readings_district_members g ON g.device_id = w.device_id
+GROUP BY 1, 2, 3, 4
+"""
+)
 
 # Hours are rebuilt from the minutes just written: 60 rows per hour, not every reading.
 _HOURS = """
@@ -122,34 +135,19 @@ SELECT * FROM unnest(%(devices)s::text[], %(domains)s::text[], %(districts)s::te
 ON CONFLICT (device_id) DO UPDATE SET domain = excluded.domain, district = excluded.district
 """
 
-_RANGES = """
-WITH ranges AS (
-    SELECT * FROM unnest(%(devices)s::text[], %(metrics)s::text[], %(lo)s::timestamptz[],
-                         %(hi)s::timestamptz[]) AS t (device_id, metric, lo, hi)
-)"""
-
-# The (group, metric, minute) keys that invalidated ranges cover, for current members.
-_RANGE_KEYS = """
-    SELECT g.domain, g.district, r.metric, b.bucket
-    FROM ranges r JOIN readings_district_members g ON g.device_id = r.device_id
-    CROSS JOIN LATERAL generate_series(time_bucket(INTERVAL '1 minute', r.lo),
-                                       time_bucket(INTERVAL '1 minute', r.hi),
-                                       INTERVAL '1 minute') AS b (bucket)"""
-
-_KEYS = _RANGES + "\nSELECT DISTINCT * FROM (" + _RANGE_KEYS + ") k"
-
-# Each minute recomputed from its group's members: a lateral per key, so the plan probes
-# readings_1m by its key instead of scanning it.
+# Each minute recomputed from its group's members: a lateral per key over an array of
+# device ids, so the plan probes readings_1m by its key instead of scanning the minute.
 _FRESH = """
 SELECT k.domain, k.district, k.metric, k.bucket, a.n, a.sum, a.min, a.max
 FROM unnest(%(domains)s::text[], %(districts)s::text[], %(metrics)s::text[],
             %(buckets)s::timestamptz[]) AS k (domain, district, metric, bucket)
 CROSS JOIN LATERAL (
     SELECT sum(m.n) AS n, sum(m.sum) AS sum, min(m.min) AS min, max(m.max) AS max
-    FROM readings_district_members g
-    JOIN readings_1m m
-      ON m.device_id = g.device_id AND m.metric = k.metric AND m.bucket = k.bucket
-    WHERE g.domain = k.domain AND g.district = k.district
+    FROM readings_1m m
+    WHERE m.device_id = ANY (ARRAY(
+            SELECT g.device_id FROM readings_district_members g
+            WHERE g.domain = k.domain AND g.district = k.district))
+      AND m.metric = k.metric AND m.bucket = k.bucket
 ) AS a
 """
 
@@ -173,6 +171,7 @@ WHERE x.domain = k.domain AND x.district = k.district AND x.metric = k.metric
 """
 
 _KEY_COLUMNS = ("domains", "districts", "metrics", "buckets")
+_MOVING = ("devices", "domains", "districts")
 
 
 _REBUILD = """
@@ -213,8 +212,11 @@ def _range_params(ranges: Ranges) -> dict[str, list[Any]]:
     }
 
 
-def _sync_members(conn: Connection, ranges: Ranges) -> list[tuple[Any, ...]]:
-    """Bring the members in line with ``devices``; return the minutes to recompute."""
+def _sync_members(conn: Connection) -> list[tuple[Any, ...]]:
+    """Bring the members in line with ``devices``; return the minutes to recompute.
+
+    Runs before this pass rewrites any minute, so a leaving device's rows in
+    ``readings_1m`` are still exactly those its group counted."""
     changed = conn.execute(_MEMBERSHIP).fetchall()
     if not changed:
         return []
@@ -222,21 +224,13 @@ def _sync_members(conn: Connection, ranges: Ranges) -> list[tuple[Any, ...]]:
     joining = [(d, dom, dis) for d, _, _, dom, dis in changed if dom is not None]
     recompute: list[tuple[Any, ...]] = []
     if leaving:
-        devices, domains, districts = _columns(leaving, 3)
-        # What this pass invalidated was never added to the old group: recompute it there.
-        gone = set(devices)
-        mine = {k: r for k, r in ranges.items() if k[0] in gone}
-        if mine:
-            recompute += conn.execute(_KEYS, _range_params(mine)).fetchall()
-        params = {"devices": devices, "domains": domains, "districts": districts}
-        left = conn.execute(_LEAVE, params).fetchall()
-        recompute += [r[:4] for r in left if r[4]]
+        left = conn.execute(_LEAVE, _arrays(_MOVING, leaving)).fetchall()
+        recompute = [r[:4] for r in left if r[4]]
+        devices = [d for d, _, _ in leaving]
         conn.execute("DELETE FROM readings_district_members WHERE device_id = ANY(%s)", (devices,))
     if joining:
-        devices, domains, districts = _columns(joining, 3)
-        params = {"devices": devices, "domains": domains, "districts": districts}
-        conn.execute(_JOIN, params)
-        conn.execute(_MEMBERS_SET, params)
+        conn.execute(_JOIN, _arrays(_MOVING, joining))
+        conn.execute(_MEMBERS_SET, _arrays(_MOVING, joining))
     log.info(
         "district rollup members changed",
         extra={"left": len(leaving), "joined": len(joining), "recompute": len(recompute)},
@@ -244,11 +238,8 @@ def _sync_members(conn: Connection, ranges: Ranges) -> list[tuple[Any, ...]]:
     return recompute
 
 
-def _refresh_districts(conn: Connection, ranges: Ranges) -> int:
-    """Sync the members, then recompute the district minutes that changed."""
-    keys = set(_sync_members(conn, ranges))
-    if ranges:
-        keys.update(conn.execute(_KEYS, _range_params(ranges)).fetchall())
+def _recompute_districts(conn: Connection, keys: set[tuple[Any, ...]]) -> int:
+    """Recompute the given (domain, district, metric, minute) rows; return rows written."""
     if not keys:
         return 0
     fresh = conn.execute(_FRESH, _arrays(_KEY_COLUMNS, sorted(keys))).fetchall()
@@ -283,22 +274,29 @@ def refresh(conn: Connection) -> tuple[int, int] | None:
         got = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_LOCK_KEY,)).fetchone()
         if not got or not got[0]:
             return None
+        # Small, index-driven statements whose row estimates (unnest of arrays) look big:
+        # compiling them costs more than running them.
+        conn.execute("SET LOCAL jit = off")
+        districts = district_rollup_kept(conn)
+        keys = set(_sync_members(conn)) if districts else set()
         claimed = conn.execute(
             "DELETE FROM rollup_invalidations RETURNING device_id, metric, lo, hi"
         ).fetchall()
-        districts = district_rollup_kept(conn)
-        if not claimed:
+        minutes = hours = 0
+        if claimed:
+            ranges: Ranges = {}
+            for device_id, metric, lo, hi in claimed:
+                old = ranges.get((device_id, metric))
+                ranges[device_id, metric] = (min(old[0], lo), max(old[1], hi)) if old else (lo, hi)
+            params = _range_params(ranges)
             if districts:
-                _refresh_districts(conn, {})
-            return 0, 0
-        ranges: Ranges = {}
-        for device_id, metric, lo, hi in claimed:
-            old = ranges.get((device_id, metric))
-            ranges[device_id, metric] = (min(old[0], lo), max(old[1], hi)) if old else (lo, hi)
-        params = _range_params(ranges)
-        minutes = conn.execute(_MINUTES, params).rowcount
-        hours = conn.execute(_HOURS, params).rowcount
-        if districts:
-            written = _refresh_districts(conn, ranges)
-            log.debug("district minutes refreshed", extra={"district_minutes": written})
+                written = conn.execute(_MINUTES_KEYED, params).fetchall()
+                minutes = sum(int(r[4]) for r in written)
+                keys.update(r[:4] for r in written if r[0] is not None)
+            else:
+                minutes = conn.execute(_MINUTES, params).rowcount
+            hours = conn.execute(_HOURS, params).rowcount
+        if keys:
+            rows = _recompute_districts(conn, keys)
+            log.debug("district minutes refreshed", extra={"district_minutes": rows})
     return minutes, hours
