@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -49,6 +49,65 @@ def apply_tls(client: mqtt.Client, endpoint: MqttEndpoint) -> None:
     client.tls_set_context(context)
 
 
+class _ReadBuffer:
+    """paho's socket, read in large pieces: paho asks for each packet's first byte,
+    then its length byte by byte, then the rest, each a system call; here one
+    ``recv`` of up to :data:`_READ_SIZE` serves all of them for many packets.
+    ``pending()`` tells paho's loop that bytes are waiting (as for a TLS socket), so it
+    does not sleep in ``select`` on them. Everything else is the socket's own."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self._data = b""
+        self._pos = 0
+
+    def recv(self, size: int) -> bytes:
+        if self._pos >= len(self._data):
+            data: bytes = self._sock.recv(_READ_SIZE)  # BlockingIOError, want-read: paho's
+            if not data:
+                return data  # the broker closed the connection
+            self._data, self._pos = data, 0
+        end = self._pos + size
+        chunk = self._data[self._pos : end]
+        self._pos = end
+        return chunk
+
+    def pending(self) -> int:
+        waiting = len(self._data) - self._pos
+        inner = getattr(self._sock, "pending", None)
+        return waiting + (inner() if inner is not None else 0)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+_READ_SIZE = 256 * 1024
+#: Packets read per turn of paho's loop while bytes are waiting (paho reads one).
+_PACKETS_PER_TURN = 500
+
+
+class _Client(mqtt.Client):
+    """paho's client with the socket read in large pieces and many packets handled per
+    turn of its loop (still bounded, so PUBACKs and pings go out in between)."""
+
+    def _create_socket(self) -> Any:
+        return _ReadBuffer(super()._create_socket())
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        for _ in range(_PACKETS_PER_TURN):
+            sock = self._sock
+            if sock is None:
+                return MQTTErrorCode.MQTT_ERR_NO_CONN
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+            if rc == MQTTErrorCode.MQTT_ERR_AGAIN or not isinstance(sock, _ReadBuffer):
+                break
+            if not sock.pending():
+                break
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+
 class PahoConsumer:
     def __init__(
         self,
@@ -73,7 +132,7 @@ class PahoConsumer:
 
     def _make_client(self) -> mqtt.Client:
         sub = self.subscription
-        client = mqtt.Client(
+        client = _Client(
             CallbackAPIVersion.VERSION2,
             client_id=sub.client_id,
             protocol=mqtt.MQTTv5,
