@@ -12,7 +12,7 @@ import logging
 import ssl
 import struct
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +31,7 @@ log = logging.getLogger("ioc.mqtt")
 
 #: A PUBACK with success and no properties (MQTT 3.1.1 and 5): type, length 2, packet id.
 _PUBACK = struct.Struct("!BBH")
+_U16 = struct.Struct("!H")
 
 
 def apply_tls(client: mqtt.Client, endpoint: MqttEndpoint) -> None:
@@ -86,9 +87,53 @@ _READ_SIZE = 256 * 1024
 _PACKETS_PER_TURN = 500
 
 
+#: (topic, payload, packet id, QoS, re-sent by the broker)
+_FastSink = Callable[[str, bytes, int, int, bool], None]
+
+
 class _Client(mqtt.Client):
     """paho's client with the socket read in large pieces and many packets handled per
-    turn of its loop (still bounded, so PUBACKs and pings go out in between)."""
+    turn of its loop (still bounded, so PUBACKs and pings go out in between), and a
+    QoS 0/1 PUBLISH handed straight to ``fast_sink``: paho builds a properties object,
+    a message object and matches per-topic callbacks for each one, none of which a
+    consumer that only queues the message needs. Anything unusual (QoS 2, a topic
+    alias, a topic that is not UTF-8) takes paho's own path."""
+
+    fast_sink: _FastSink | None = None
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        header = self._in_packet["command"]
+        qos = (header & 0x06) >> 1
+        sink = self.fast_sink
+        if sink is None or qos == 2:
+            return super()._handle_publish()
+        packet = self._in_packet["packet"]
+        try:
+            (length,) = _U16.unpack_from(packet, 0)
+            if length == 0:
+                return super()._handle_publish()
+            topic = bytes(packet[2 : 2 + length]).decode("utf-8")
+            pos = 2 + length
+            mid = 0
+            if qos:
+                (mid,) = _U16.unpack_from(packet, pos)
+                pos += 2
+            if self._protocol == mqtt.MQTTv5:  # skip the properties: nothing we use
+                size, shift = 0, 0
+                while True:
+                    byte = packet[pos]
+                    pos += 1
+                    size |= (byte & 0x7F) << shift
+                    shift += 7
+                    if not byte & 0x80:
+                        break
+                pos += size
+        except (UnicodeDecodeError, IndexError, struct.error):
+            return super()._handle_publish()
+        sink(topic, bytes(packet[pos:]), mid, qos, bool(header & 0x08))
+        if qos == 1 and not self._manual_ack:
+            return self._send_puback(mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _create_socket(self) -> Any:
         return _ReadBuffer(super()._create_socket())
@@ -148,6 +193,7 @@ class PahoConsumer:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.fast_sink = self._deliver
         client.on_subscribe = self._on_subscribe
         return client
 
@@ -226,6 +272,19 @@ class PahoConsumer:
                 mid=msg.mid,
                 qos=msg.qos,
                 redelivered=bool(msg.dup),
+                generation=self._generation,
+            )
+        )
+
+    def _deliver(self, topic: str, payload: bytes, mid: int, qos: int, dup: bool) -> None:
+        self.sink(
+            Delivery(
+                topic=topic,
+                payload=payload,
+                received_at=datetime.now(UTC),
+                mid=mid,
+                qos=qos,
+                redelivered=dup,
                 generation=self._generation,
             )
         )
