@@ -159,6 +159,7 @@ class IngestService:
             return None
         self._held.popleft()
         self._acknowledge(batch)
+        self.inbox.wrote(time.monotonic() - self._started_at)
         self.accounting.committed(batch, plan, outcome, self._started_at, len(self.inbox))
         self._release_if_done()
         return None
