@@ -365,6 +365,7 @@ def main() -> None:
     parser.add_argument("--rates", default="2000,4000,6000")
     parser.add_argument("--quick", action="store_true", help="5 s runs, 2k and 4k only")
     parser.add_argument("--skip-workers", action="store_true", help="no --workers 2 run")
+    parser.add_argument("--rates-only", action="store_true", help="only the paced runs")
     args = parser.parse_args()
     seconds = 5.0 if args.quick else args.seconds
     rates = [2000.0, 4000.0] if args.quick else [float(r) for r in args.rates.split(",") if r]
@@ -396,11 +397,12 @@ def main() -> None:
                 f" {'p50':>8} {'p99':>8} {'cpu':>7} {'µs/msg':>6} {'pg µs/row':>6} {'RSS MiB':>6}",
                 flush=True,
             )
-            ref = run.counting(seconds)
-            show("counting paho subscriber", ref, None)
-            one = run.ingest(seconds, 0, 1, "full1")
-            show("ingest, full speed", one, ref["rate"])
-            if not args.skip_workers:
+            if not args.rates_only:
+                ref = run.counting(seconds)
+                show("counting paho subscriber", ref, None)
+                one = run.ingest(seconds, 0, 1, "full1")
+                show("ingest, full speed", one, ref["rate"])
+            if not (args.skip_workers or args.rates_only):
                 two = run.ingest(seconds, 0, 2, "full2")
                 show("ingest --workers 2, full", two, ref["rate"])
             for rate in rates:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from ioc.mqtt.types import Delivery
 
 #: The wait for a fuller batch, in multiples of the last write's duration.
-LINGER_WRITES = 4.0
+LINGER_WRITES = 2.0
 MIN_LINGER_S = 0.02
 
 

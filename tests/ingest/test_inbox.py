@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from ingest.inbox import MIN_LINGER_S, Inbox
+from ingest.inbox import LINGER_WRITES, MIN_LINGER_S, Inbox
 from ioc.mqtt.types import Delivery
 
 
@@ -33,7 +33,7 @@ def test_the_wait_follows_the_write_within_its_bounds() -> None:
     inbox.wrote(0.0)
     assert inbox.linger_s == MIN_LINGER_S
     inbox.wrote(0.05)
-    assert inbox.linger_s == 0.2
+    assert inbox.linger_s == LINGER_WRITES * 0.05
     inbox.wrote(10.0)
     assert inbox.linger_s == 0.5
 
