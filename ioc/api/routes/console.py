@@ -19,10 +19,9 @@ from ioc.alerts.models import Alert
 from ioc.api import console_incidents
 from ioc.api.console_format import inbox_order
 from ioc.api.deps import AppSettings, Db, Principal, require
-from ioc.api.routes.events import _event_id, _stream, scope_of
+from ioc.api.routes.events import stream_response
 from ioc.kpis import figures
 from ioc.security.roles import Role
-from ioc.storage import events as stream
 from ioc.storage import registry, series
 from ioc.storage.db import Connection
 from ioc.types import DEVICE_ID_PATTERN, Domain
@@ -44,17 +43,7 @@ async def events(
 ) -> StreamingResponse:
     """``/api/v1/events`` for the pages: the same frames, resumed from Last-Event-ID (or
     ``?after=``, for a page that reconnects with a new EventSource)."""
-    given = last_event_id or after
-    resume = None if given is None else _event_id(given)
-    if resume is None:
-        async with stream.listener(settings.database_url, listen=False) as conn:
-            resume = await stream.last_id(conn)
-    keep = await scope_of(who, db)
-    return StreamingResponse(
-        _stream(settings.database_url, resume, request, keep),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return await stream_response(request, who, db, settings, last_event_id or after)
 
 
 def _levels(conn: Connection) -> dict[int, dict[str, Any]]:

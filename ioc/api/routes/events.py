@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ioc.api.deps import AppSettings, Database, Db, Principal, Viewer
 from ioc.api.problems import responses
+from ioc.config import Settings
 from ioc.errors import InvalidInput
 from ioc.storage import events as stream
 from ioc.storage import registry
@@ -92,7 +93,15 @@ async def events(
     settings: AppSettings,
     last_event_id: Annotated[str | None, Header(max_length=20)] = None,
 ) -> StreamingResponse:
-    resume = None if last_event_id is None else _event_id(last_event_id)
+    return await stream_response(request, who, db, settings, last_event_id)
+
+
+async def stream_response(
+    request: Request, who: Principal, db: Database, settings: Settings, given: str | None
+) -> StreamingResponse:
+    """The caller's stream, resumed after event ``given`` (or from now): the API's and the
+    console's, one implementation."""
+    resume = None if given is None else _event_id(given)
     if resume is None:
         # Checked here, before the 200 goes out, so a database outage is a 503.
         async with stream.listener(settings.database_url, listen=False) as conn:
