@@ -15,9 +15,9 @@ over replicas, and no replica could then judge ``for``, rate or anomaly rules; a
 subscription also receives the retained statuses (MQTT v5 does not send retained
 messages to shared subscriptions). A group rule over a whole domain needs a replica that
 holds the whole domain: partition such domains by domain only. Two replicas of the same
-partition both evaluate
-everything (hot standby): the database's one-open-alert index lets only one of them
-open an alert, only one resolve it, and only the winner's change is announced.
+partition both evaluate everything (hot standby): the database's one-open-alert index
+lets only one of them open an alert, only one resolve it, and only the winner's change
+is announced.
 
 At start the engine runs the migrations, loads rules and devices, restores open alerts
 as firing states and re-evaluates recent latest values, so a restart neither duplicates
@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from ioc.alerts import store
+from ioc.alerts import lifecycle, store
 from ioc.alerts.book import Book, Change
 from ioc.alerts.metrics import EngineMetrics
 from ioc.alerts.snapshot import Partition, load_devices, recent_latest, rules_signature
@@ -51,7 +51,7 @@ from ioc.errors import InvalidInput, Unavailable
 from ioc.incidents import sync as incident_sync
 from ioc.mqtt.paho import PahoConsumer
 from ioc.mqtt.types import Consumer, Delivery, Sink, Subscription
-from ioc.storage.db import Connection, connect, translated
+from ioc.storage.db import Connection, connect
 from ioc.storage.migrate import migrate
 from ioc.telemetry.decoder import DeviceRecord, decode_status, decode_telemetry
 from ioc.types import RejectReason
@@ -113,11 +113,7 @@ class AlertEngine:
     # ------------------------------------------------------------------ broker side
 
     def topics(self) -> list[tuple[str, int]]:
-        return [
-            (f"ioc/v1/{d}/+/{channel}", 1)
-            for d in self.partition.domains
-            for channel in ("telemetry", "status")
-        ]
+        return self.partition.topics()
 
     def subscription(self) -> Subscription:
         """Plain (not shared) subscriptions to this partition's domains, acknowledged on
@@ -264,19 +260,11 @@ class AlertEngine:
         self.metrics.transitions.labels(t.action, "written" if done else "already").inc()
 
     def _escalate(self, now: float) -> None:
-        """Escalate the incidents due at ``now`` (every replica tries; each tier of each
-        incident is recorded once, by whichever commits first)."""
+        """Escalate what is due at ``now`` (:func:`ioc.alerts.lifecycle.escalate_due`)."""
         if time.monotonic() < self._db_retry_at:
             return
-        sent = 0
         try:
-            conn = self._db()
-            with translated():
-                for iid in incident_sync.due_for_escalation(conn, self.tiers, now):
-                    with conn.transaction():  # one incident each: no lock-order deadlock
-                        notices = incident_sync.escalate(conn, iid, self.tiers, now)
-                        store.send(conn, notices)
-                    sent += len(notices)
+            sent = lifecycle.escalate_due(self._db(), self.tiers, now)
         except Unavailable as exc:
             self._db_failed(exc)
             return

@@ -13,12 +13,13 @@ pages) only translate HTTP to these calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ioc.alerts import store
 from ioc.alerts.models import Alert
 from ioc.incidents import catalogue_store, operations
-from ioc.incidents.models import Catalogue
+from ioc.incidents import sync as incident_sync
+from ioc.incidents.models import Catalogue, EscalationTier
 from ioc.incidents.notices import Notice
 from ioc.incidents.state import Incident
 from ioc.security import audit
@@ -126,3 +127,17 @@ def replace_incident_policies(conn: Connection, actor: Actor, catalogue: Catalog
                 "procedures": [p.name for p in catalogue.procedures],
             },
         )
+
+
+def escalate_due(conn: Connection, tiers: Sequence[EscalationTier], now: float) -> int:
+    """Escalate the incidents due at ``now``, each in its own transaction (no lock-order
+    deadlock); every replica may try, and each tier of each incident is recorded once, by
+    whichever commits first. How many escalations were sent."""
+    sent = 0
+    with translated():
+        for iid in incident_sync.due_for_escalation(conn, tiers, now):
+            with conn.transaction():
+                notices = incident_sync.escalate(conn, iid, tiers, now)
+                store.send(conn, notices)
+            sent += len(notices)
+    return sent

@@ -13,6 +13,7 @@ from ioc.alerts.book import Device
 from ioc.alerts.rules import rules_signature
 from ioc.storage import registry, series
 from ioc.storage.db import Connection, translated
+from ioc.telemetry.topics import CHANNELS, PREFIX
 from ioc.types import DOMAINS
 
 __all__ = ["Partition", "load_devices", "recent_latest", "rules_signature"]
@@ -35,6 +36,10 @@ class Partition:
 
     def admits(self, domain: str, district: str) -> bool:
         return domain in self.domains and (not self.districts or district in self.districts)
+
+    def topics(self) -> list[tuple[str, int]]:
+        """The telemetry and status filters of its domains, at QoS 1."""
+        return [(f"{PREFIX}/{d}/+/{channel}", 1) for d in self.domains for channel in CHANNELS]
 
 
 def load_devices(conn: Connection, partition: Partition) -> list[Device]:
