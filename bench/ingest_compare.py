@@ -2,6 +2,7 @@
 ``python -m ingest`` (one process, then ``--workers 2``), same broker, same workload.
 
     .venv/bin/python -m bench.ingest_compare [--quick] [--seconds 20] [--rates 2000,4000,6000]
+    .venv/bin/python -m bench.ingest_compare --only-extra --with-alerts 4000 --soak 300
 
 A private Mosquitto (the project's configuration) and a throwaway PostgreSQL cluster with
 ``track_commit_timestamp = on`` are made and removed here. 1,000 energy devices; each
@@ -15,6 +16,11 @@ publish→commit p50/p99 (``pg_xact_commit_timestamp(xmin) - time``: commit, not
 receipt), CPU seconds of the consumer processes and of PostgreSQL, per message and per
 row, and the consumer's peak RSS. Full-speed rates are also given as a ratio to the
 counting subscriber's in the same run: the machine is shared, ratios travel better.
+
+``--with-alerts RATE`` runs ``python -m ioc alerts`` beside ingest on the same stream,
+with one rule that keeps opening alerts, and prints publish→alert committed
+(``pg_xact_commit_timestamp`` of the alert row minus its reading's time). ``--soak S``
+runs ingest paced for S seconds and prints its resident memory sampled every 10 s.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from psycopg.types.json import Jsonb
 
 from ioc.storage.migrate import migrate
 from ioc.storage.registry import NewDevice, register_devices
@@ -171,6 +178,32 @@ def peak_rss_mib(pids: list[int]) -> float:
     return peak / 1024
 
 
+def rss_mib(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+class Sampler(threading.Thread):
+    """The consumer's resident memory every ``every_s`` while a run lasts."""
+
+    def __init__(self, pid: int, every_s: float = 10.0) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.every_s = pid, every_s
+        self.samples: list[float] = []
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.every_s):
+            self.samples.append(rss_mib(tree(self.pid)))
+
+
 class Run:
     def __init__(self, url: str, broker: Broker, cluster: TempCluster, tmp: Path) -> None:
         self.url = url
@@ -296,7 +329,9 @@ class Run:
             "rss_mib": rss,
         }
 
-    def ingest(self, seconds: float, rate: float, workers: int, tag: str) -> dict[str, float]:
+    def ingest(
+        self, seconds: float, rate: float, workers: int, tag: str, *, alerts: bool = False
+    ) -> dict[str, float]:
         self.reset()
         env = {
             **os.environ,
@@ -311,18 +346,30 @@ class Run:
             [sys.executable, "-m", "ingest", "--workers", str(workers)], cwd=ROOT, env=env
         )
         self._wait_subscribed(f"cmp-ingest-{tag}")
+        engine = self._alert_engine(env, tag) if alerts else None
+        sampler = Sampler(proc.pid)
+        sampler.start()
         pg0 = cpu_s(self.pg_pids())
         acked = self.publish(seconds, rate)
         self.wait_stored(acked * READINGS)
+        sampler.done.set()
         pids = tree(proc.pid)
         cpu = cpu_s(pids)
         pg = cpu_s(self.pg_pids()) - pg0
         rss = peak_rss_mib(pids)
         proc.send_signal(signal.SIGTERM)
         proc.wait(60)
+        figures = {}
+        if engine is not None:
+            time.sleep(3.0)  # the engine's last round
+            engine.send_signal(signal.SIGTERM)
+            engine.wait(60)
+            figures = self.alert_figures()
         db = self.db_figures()
         messages = db["rows"] / READINGS
         return {
+            **figures,
+            "rss_samples": sampler.samples,  # type: ignore[dict-item]
             "rate": db["rows"] / max(1e-9, db["span_s"]),
             "loss": acked - messages,
             "duplicates": db["duplicates"],
@@ -333,6 +380,41 @@ class Run:
             "us_per_msg": cpu / max(1.0, messages) * 1e6,
             "pg_us_per_row": pg / max(1, db["rows"]) * 1e6,
             "rss_mib": rss,
+        }
+
+    def _alert_engine(self, env: dict[str, str], tag: str) -> subprocess.Popen[bytes]:
+        """``python -m ioc alerts`` on the same stream, with one rule that keeps opening
+        and resolving alerts (``load_pct`` runs 0–89 per device: above 80 for a tenth of
+        the time)."""
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute("DELETE FROM alert_rules")
+            conn.execute(
+                "INSERT INTO alert_rules (name, kind, domain, metric, severity, params)"
+                " VALUES ('cmp load', 'threshold', %s, 'load_pct', 'minor', %s)",
+                (DOMAIN, Jsonb({"op": ">", "value": 80, "clear": 10})),
+            )
+        engine_env = {**env, "IOC_ALERTS_CLIENT_ID": f"cmp-alerts-{tag}"}
+        engine_env["IOC_ALERTS_METRICS_PORT"] = "0"
+        proc = subprocess.Popen([sys.executable, "-m", "ioc", "alerts"], cwd=ROOT, env=engine_env)
+        self._wait_subscribed(f"cmp-alerts-{tag}")
+        return proc
+
+    def alert_figures(self) -> dict[str, float]:
+        """Publish → alert committed: an alert's ``started_at`` is its reading's time, which
+        the publisher set to the moment it published."""
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute(
+                """WITH c AS (SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin)
+                                             - started_at) AS lag FROM alerts)
+                   SELECT count(*), percentile_cont(0.5) WITHIN GROUP (ORDER BY lag),
+                          percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) FROM c"""
+            ).fetchone()
+            conn.execute("DELETE FROM alert_rules")
+        assert row is not None
+        return {
+            "alerts": int(row[0]),
+            "alert_p50_s": float(row[1] or 0.0),
+            "alert_p99_s": float(row[2] or 0.0),
         }
 
     def _wait_subscribed(self, client_prefix: str, timeout: float = 30.0) -> None:
@@ -366,6 +448,20 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 s runs, 2k and 4k only")
     parser.add_argument("--skip-workers", action="store_true", help="no --workers 2 run")
     parser.add_argument("--rates-only", action="store_true", help="only the paced runs")
+    parser.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        help="then one paced run at --soak-rate for this many seconds, RSS sampled every 10 s",
+    )
+    parser.add_argument("--soak-rate", type=float, default=2000.0)
+    parser.add_argument(
+        "--with-alerts",
+        type=float,
+        default=0.0,
+        help="then a paced run at this rate with the alert engine beside ingest",
+    )
+    parser.add_argument("--only-extra", action="store_true", help="only --soak / --with-alerts")
     args = parser.parse_args()
     seconds = 5.0 if args.quick else args.seconds
     rates = [2000.0, 4000.0] if args.quick else [float(r) for r in args.rates.split(",") if r]
@@ -397,17 +493,38 @@ def main() -> None:
                 f" {'p50':>8} {'p99':>8} {'cpu':>7} {'µs/msg':>6} {'pg µs/row':>6} {'RSS MiB':>6}",
                 flush=True,
             )
-            if not args.rates_only:
+            if not args.only_extra and not args.rates_only:
                 ref = run.counting(seconds)
                 show("counting paho subscriber", ref, None)
                 one = run.ingest(seconds, 0, 1, "full1")
                 show("ingest, full speed", one, ref["rate"])
-            if not (args.skip_workers or args.rates_only):
+            if not (args.skip_workers or args.rates_only or args.only_extra):
                 two = run.ingest(seconds, 0, 2, "full2")
                 show("ingest --workers 2, full", two, ref["rate"])
-            for rate in rates:
+            for rate in [] if args.only_extra else rates:
                 r = run.ingest(seconds, rate, 1, f"r{int(rate)}")
                 show(f"ingest at {rate:,.0f} msg/s", r, None)
+            if args.with_alerts:
+                r = run.ingest(seconds, args.with_alerts, 1, "alerts", alerts=True)
+                show(f"ingest + engine, {args.with_alerts:,.0f}/s", r, None)
+                print(
+                    f"  alert engine beside ingest: {r['alerts']:.0f} alerts opened,"
+                    f" publish→alert committed p50 {r['alert_p50_s']:.3f} s,"
+                    f" p99 {r['alert_p99_s']:.3f} s",
+                    flush=True,
+                )
+            if args.soak:
+                r = run.ingest(args.soak, args.soak_rate, 1, "soak")
+                show(f"soak {args.soak:.0f} s at {args.soak_rate:,.0f}/s", r, None)
+                rss = r["rss_samples"] or [r["rss_mib"]]  # type: ignore[assignment]
+                half = max(1, len(rss) // 2)
+                print(
+                    f"  RSS every 10 s (MiB): first {rss[0]:.0f}, last {rss[-1]:.0f},"
+                    f" max {max(rss):.0f}; mean of first half"
+                    f" {sum(rss[:half]) / half:.0f}, second half"
+                    f" {sum(rss[half:]) / max(1, len(rss) - half):.0f}",
+                    flush=True,
+                )
     finally:
         cluster.destroy()
 
