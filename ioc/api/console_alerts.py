@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -15,8 +15,6 @@ from ioc.alerts import store as alerts
 from ioc.alerts.models import AlertFilters, Page
 from ioc.api.console_common import (
     PAGE_SIZE,
-    PageOperator,
-    PageViewer,
     Paging,
     can_act,
     filters_of,
@@ -24,15 +22,13 @@ from ioc.api.console_common import (
     note_of,
     unconfirmed,
 )
-from ioc.api.deps import Database, Db, Principal
+from ioc.api.deps import AlertId, Database, Db, PageOperator, PageViewer, Principal
 from ioc.api.templating import templates
 from ioc.errors import Conflict, NotFound
 from ioc.incidents import store as incident_store
 from ioc.types import AlertState, Domain, Severity
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-
-AlertId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.get("/alerts", response_class=HTMLResponse)

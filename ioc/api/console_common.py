@@ -1,19 +1,15 @@
-"""What the console's page modules share: the role guards that read the sign-in cookie,
-form parsing, and list paging."""
+"""What the console's page modules share: form parsing, list paging, whether a person
+may act (the role guards that read the sign-in cookie are :mod:`ioc.api.deps`')."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import Depends, Request
+from fastapi import Request
 
-from ioc.api.deps import Principal, require
+from ioc.api.deps import Principal
 from ioc.security.roles import Role, permits
-
-PageViewer = Annotated[Principal, Depends(require(Role.VIEWER, cookie=True))]
-PageOperator = Annotated[Principal, Depends(require(Role.OPERATOR, cookie=True))]
 
 PAGE_SIZE = 50
 

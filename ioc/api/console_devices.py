@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from ioc.alerts import store as alerts
 from ioc.alerts.models import AlertFilters, Page
-from ioc.api.console_common import PAGE_SIZE, PageViewer, Paging, filters_of
-from ioc.api.deps import Db
+from ioc.api.console_common import PAGE_SIZE, Paging, filters_of
+from ioc.api.deps import Db, PageViewer
 from ioc.api.templating import templates
 from ioc.kpis import figures
 from ioc.storage import registry, series

@@ -13,8 +13,6 @@ from ioc.alerts import lifecycle
 from ioc.api import console_incidents
 from ioc.api.console_common import (
     PAGE_SIZE,
-    PageOperator,
-    PageViewer,
     Paging,
     can_act,
     filters_of,
@@ -22,14 +20,13 @@ from ioc.api.console_common import (
     note_of,
     unconfirmed,
 )
-from ioc.api.deps import Db, Principal
+from ioc.api.deps import Db, IncidentId, PageOperator, PageViewer, Principal
 from ioc.api.templating import templates
 from ioc.errors import InvalidInput, NotFound
 from ioc.types import IncidentState
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
-IncidentId = Annotated[int, Path(ge=1, le=2**62)]
 StepNo = Annotated[int, Path(ge=1, le=1000)]
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ioc.api.console_common import PageViewer, can_act
+from ioc.api.console_common import can_act
+from ioc.api.deps import PageViewer
 from ioc.api.templating import templates
 
 router = APIRouter(prefix="/ui", include_in_schema=False)

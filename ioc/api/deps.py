@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 from starlette.datastructures import QueryParams
@@ -312,3 +312,10 @@ PageAdmin = Annotated[Principal, Depends(require(Role.ADMIN, cookie=True))]
 Db = Annotated[Database, Depends(get_db)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Accounts = Annotated[BrokerAccounts | None, Depends(get_accounts)]
+
+#: Path parameters naming a row by its id; the names (``alert_id``, ``incident_id``) are
+#: what the guard's district check reads, these are their one shape.
+_ROW_ID = Path(ge=1, le=2**62)
+AlertId = Annotated[int, _ROW_ID]
+IncidentId = Annotated[int, _ROW_ID]
+RuleId = Annotated[int, _ROW_ID]

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
 from ioc.alerts import lifecycle, store
 from ioc.alerts.models import Alert, AlertFilters
 from ioc.alerts.models import Page as AlertPage
-from ioc.api.deps import Db, Operator, Viewer
+from ioc.api.deps import AlertId, Db, Operator, Viewer
 from ioc.api.models import Page
 from ioc.api.problems import responses
 from ioc.types import AlertState, Domain, Severity
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
-
-AlertId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 class Note(BaseModel):

@@ -11,24 +11,22 @@ import pathlib
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from ioc.alerts import store as alerts
 from ioc.alerts.models import Alert
 from ioc.api import console_incidents
 from ioc.api.console_format import inbox_order
-from ioc.api.deps import AppSettings, Db, Principal, require
+from ioc.api.deps import AppSettings, Db, PageViewer, Principal
 from ioc.api.routes.events import stream_response
 from ioc.kpis import figures
-from ioc.security.roles import Role
 from ioc.storage import registry, series
 from ioc.storage.db import Connection
 from ioc.types import DEVICE_ID_PATTERN, Domain
 
 router = APIRouter(prefix="/ui", tags=["console"], include_in_schema=False)
 
-PageViewer = Annotated[Principal, Depends(require(Role.VIEWER, cookie=True))]
 DEMO_CITY = pathlib.Path(__file__).resolve().parent.parent / "static" / "map" / "demo-city.geojson"
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
 from ioc.alerts import lifecycle
-from ioc.api.deps import Admin, Db, Operator, Viewer
+from ioc.api.deps import Admin, Db, IncidentId, Operator, Viewer
 from ioc.api.models import Page
 from ioc.api.problems import responses
 from ioc.errors import InvalidPayload
@@ -25,7 +25,6 @@ from ioc.types import Domain, IncidentState, Severity
 
 router = APIRouter(tags=["incidents"])
 
-IncidentId = Annotated[int, Path(ge=1, le=2**62)]
 StepNo = Annotated[int, Path(ge=1, le=1000)]
 
 

@@ -3,19 +3,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, status
 
 from ioc.alerts import authoring, store
 from ioc.alerts.models import Rule, RuleSpec
-from ioc.api.deps import Admin, Db, Viewer
+from ioc.api.deps import Admin, Db, RuleId, Viewer
 from ioc.api.problems import responses
 from ioc.types import Domain
 
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
-
-RuleId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.get("", response_model=list[Rule], summary="Every rule", responses=responses(401, 403))
